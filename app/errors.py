@@ -1,0 +1,71 @@
+"""Domain errors and the user-facing text for each; handlers map them to HTTP or socket answers."""
+
+from __future__ import annotations
+
+HTTP_STATUS = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "invalid": 422,
+    "bad_request": 400,
+    "conflict": 409,
+    "closed": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+}
+
+MESSAGES = {
+    "unauthorized": "Please sign in.",
+    "bad_credentials": "Wrong e-mail or password.",
+    "forbidden": "You do not have access to this.",
+    "not_found": "Not found.",
+    "ticket_not_found": "This conversation does not exist.",
+    "invalid": "The request is not valid.",
+    "closed": "This conversation has been closed.",
+    "internal": "Something went wrong on our side. Please try again.",
+    "too_large": "The request is too large.",
+}
+
+
+class DomainError(Exception):
+    code = "internal"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None):
+        self.message = message or MESSAGES.get(self.code, self.code)
+        self.field = field
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def to_dict(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return error
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Invalid(DomainError):
+    code = "invalid"
+
+
+class TicketClosed(DomainError):
+    code = "closed"
+
+
+class Conflict(DomainError):
+    code = "conflict"

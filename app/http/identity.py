@@ -1,0 +1,46 @@
+"""Who is calling, from the verified cookies (never from the body or a header)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import Forbidden, Unauthorized
+from ..keys import agent_identity_key, ctx_key
+from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, verify_guest_cookie
+from ..services import users
+
+
+async def agent(request: web.Request) -> Identity | None:
+    if agent_identity_key not in request:
+        ctx = request.app[ctx_key]
+        request[agent_identity_key] = await users.identity_from_token(
+            ctx.db, request.cookies.get(SESSION_COOKIE), ctx.settings
+        )
+    return request[agent_identity_key]
+
+
+def guest(request: web.Request) -> Identity | None:
+    guest_id = verify_guest_cookie(request.cookies.get(GUEST_COOKIE), request.app[ctx_key].settings)
+    return Identity(role="guest", id=guest_id, name="") if guest_id else None
+
+
+async def require_agent(request: web.Request) -> Identity:
+    identity = await agent(request)
+    if identity is None:
+        raise Unauthorized()
+    return identity
+
+
+async def require_admin(request: web.Request) -> Identity:
+    identity = await require_agent(request)
+    if not identity.is_admin:
+        raise Forbidden("Only admins can do this.")
+    return identity
+
+
+async def require_anyone(request: web.Request) -> Identity:
+    """An agent, or else the guest of the guest cookie."""
+    identity = await agent(request) or guest(request)
+    if identity is None:
+        raise Unauthorized()
+    return identity

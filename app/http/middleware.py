@@ -1,0 +1,57 @@
+"""One place that turns errors into JSON answers: domain errors to their status, anything
+unexpected to a 500 without a stack trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid
+
+log = logging.getLogger(__name__)
+
+_CODE_FOR_STATUS = {status: code for code, status in HTTP_STATUS.items() if code != "closed"}
+_CODE_FOR_STATUS.update({400: "invalid", 405: "method_not_allowed", 409: "conflict"})
+
+
+def json_error(code: str, message: str, status: int, **extra) -> web.Response:
+    error = {"code": code, "message": message, **extra}
+    return web.json_response({"error": error}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return web.json_response({"error": exc.to_dict()}, status=getattr(exc, "http_status", exc.status))
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api/"):
+            raise
+        code = _CODE_FOR_STATUS.get(exc.status, "invalid" if exc.status < 500 else "internal")
+        message = MESSAGES.get(code, exc.reason)
+        return json_error(code, message, exc.status)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return json_error("internal", MESSAGES["internal"], 500)
+        return web.Response(status=500, text="Something went wrong on our side.")
+
+
+class MalformedBody(Invalid):
+    http_status = 400
+
+
+async def read_json(request: web.Request) -> dict:
+    """The request's JSON object, or a 400 for anything else (413 above client_max_size)."""
+    if request.content_type != "application/json":
+        raise MalformedBody("Send a JSON object with Content-Type: application/json.")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MalformedBody("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise MalformedBody("The body must be a JSON object.")
+    return body

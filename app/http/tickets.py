@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..keys import ctx_key
+from ..security import GUEST_COOKIE, cookie_options, new_guest_id, sign_guest_id
+from ..services import messages, payloads, tickets
+from . import identity
+from .middleware import read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/guest/tickets", name="guest_tickets_create")
+async def start_chat(request: web.Request) -> web.Response:
+    ctx = request.app[ctx_key]
+    body = await read_json(request)
+    guest = identity.guest(request)
+    guest_id = guest.id if guest else new_guest_id()
+    ticket, message = await tickets.start_by_guest(
+        ctx, guest_id=guest_id, name=body.get("name"), email=body.get("email"),
+        body=body.get("message"),
+    )
+    response = web.json_response(
+        {"ticket": payloads.ticket(ticket), "message": payloads.message(message)}, status=201
+    )
+    response.set_cookie(
+        GUEST_COOKIE, sign_guest_id(guest_id, ctx.settings),
+        **cookie_options(ctx.settings, max_age=ctx.settings.guest_cookie_days * 86400),
+    )
+    return response
+
+
+@routes.get("/api/guest/tickets", name="guest_tickets_list")
+async def guest_tickets(request: web.Request) -> web.Response:
+    guest = identity.guest(request)
+    if guest is None:
+        return web.json_response({"tickets": []})
+    found = await tickets.list_for_guest(request.app[ctx_key], guest_id=guest.id)
+    return web.json_response({"tickets": [payloads.ticket(t) for t in found]})
+
+
+@routes.get("/api/tickets", name="tickets_list")
+async def list_tickets(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    page = await tickets.list_for_agents(
+        request.app[ctx_key], identity=caller, status=request.query.get("status"),
+        before=request.query.get("before"), limit=request.query.get("limit"),
+    )
+    return web.json_response(
+        {"tickets": [payloads.ticket(t) for t in page.tickets], "next_cursor": page.next_cursor}
+    )
+
+
+@routes.get("/api/tickets/{ticket_id}", name="ticket_detail")
+async def ticket_detail(request: web.Request) -> web.Response:
+    caller = await identity.require_anyone(request)
+    ticket = await tickets.get_accessible(
+        request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"]
+    )
+    return web.json_response({"ticket": payloads.ticket(ticket)})
+
+
+@routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")
+async def ticket_messages(request: web.Request) -> web.Response:
+    caller = await identity.require_anyone(request)
+    page = await messages.history(
+        request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"],
+        before=request.query.get("before"), after=request.query.get("after"),
+        limit=request.query.get("limit"),
+    )
+    return web.json_response({
+        "messages": [payloads.message(m) for m in page.messages],
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    })

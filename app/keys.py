@@ -1,0 +1,19 @@
+"""Every application-wide object, reached through a typed AppKey."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+
+from .config import Settings
+from .db import Database
+from .services.context import Ctx
+
+settings_key = web.AppKey("settings", Settings)
+db_key = web.AppKey("db", Database)
+ctx_key = web.AppKey("ctx", Ctx)
+sio_key = web.AppKey("sio", socketio.AsyncServer)
+startup_notes_key = web.AppKey("startup_notes", list)
+
+# Per-request: the agent behind the session cookie, resolved at most once per request.
+agent_identity_key = web.RequestKey("agent_identity", object)

@@ -1,0 +1,1 @@
+"""The business rules: the only code that reads or writes the database."""

@@ -1,0 +1,68 @@
+"""What clients receive: one function per shape, built from the stored document.
+
+Ids become strings and times ISO-8601 with a Z. Guest ids and password hashes never leave."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from . import cursors
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def message(doc: dict) -> dict:
+    return {
+        "id": str(doc["_id"]),
+        "ticket_id": str(doc["ticket_id"]),
+        "kind": doc["kind"],
+        "sender_role": doc["sender_role"],
+        "sender_name": doc["sender_name"],
+        "body": doc["body"],
+        "client_msg_id": doc.get("client_msg_id"),
+        "created_at": iso(doc["created_at"]),
+        "cursor": cursors.encode(doc["created_at"], doc["_id"]),
+    }
+
+
+def ticket(doc: dict) -> dict:
+    return {
+        "id": str(doc["_id"]),
+        "subject": doc.get("subject", ""),
+        "guest_name": doc.get("guest_name", ""),
+        "guest_email": doc.get("guest_email"),
+        "status": doc["status"],
+        "priority": doc.get("priority", "normal"),
+        "assignee_id": _id(doc.get("assignee_id")),
+        "tags": list(doc.get("tags", [])),
+        "last_message_preview": doc.get("last_message_preview", ""),
+        "created_at": iso(doc.get("created_at")),
+        "updated_at": iso(doc.get("updated_at")),
+        "last_message_at": iso(doc.get("last_message_at")),
+        "first_response_at": iso(doc.get("first_response_at")),
+        "escalated_at": iso(doc.get("escalated_at")),
+        "closed_at": iso(doc.get("closed_at")),
+    }
+
+
+def user(doc: dict) -> dict:
+    return {
+        "id": str(doc["_id"]),
+        "email": doc["email"],
+        "name": doc["name"],
+        "role": doc["role"],
+        "active": doc.get("active", True),
+        "created_at": iso(doc.get("created_at")),
+        "last_seen_at": iso(doc.get("last_seen_at")),
+    }

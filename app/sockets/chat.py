@@ -1,0 +1,78 @@
+"""The chat events of the real-time protocol (design.md). Each one parses its payload,
+calls one service and shapes the answer; the rules live in app/services."""
+
+from __future__ import annotations
+
+from ..security import Identity
+from ..services import messages, payloads, tickets, validate
+from ..services.context import Ctx
+from ..services.events import staff_room, ticket_room
+
+
+async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    sio = ctx.events.sio
+
+    async def subscribe(ticket: dict) -> None:
+        await sio.enter_room(sid, ticket_room(ticket["_id"]))
+        if identity.is_agent:
+            await sio.enter_room(sid, staff_room(ticket["_id"]))
+
+    joined = await tickets.join(
+        ctx, identity=identity, ticket_id=data.get("ticket_id"), subscribe=subscribe,
+        limit=data.get("limit"),
+    )
+    return {
+        "ticket": payloads.ticket(joined.ticket),
+        "messages": [payloads.message(m) for m in joined.page.messages],
+        "next_cursor": joined.page.next_cursor,
+    }
+
+
+async def ticket_leave(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    ticket_id = validate.object_id(data.get("ticket_id"), "ticket_id")
+    await ctx.events.sio.leave_room(sid, ticket_room(ticket_id))
+    await ctx.events.sio.leave_room(sid, staff_room(ticket_id))
+    return {}
+
+
+async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    sent = await messages.send(
+        ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
+        client_msg_id=data.get("client_msg_id"), skip_sid=sid,
+    )
+    return {"message": payloads.message(sent.message), "duplicate": not sent.created}
+
+
+async def messages_history(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    page = await messages.history(
+        ctx, identity=identity, ticket_id=data.get("ticket_id"), before=data.get("before"),
+        after=data.get("after"), limit=data.get("limit"),
+    )
+    return {
+        "messages": [payloads.message(m) for m in page.messages],
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
+
+
+async def typing(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    await tickets.typing(
+        ctx, identity=identity, ticket_id=data.get("ticket_id"), typing=data.get("typing"),
+        skip_sid=sid,
+    )
+    return {}
+
+
+async def ticket_close(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    ticket = await tickets.close(ctx, identity=identity, ticket_id=data.get("ticket_id"))
+    return {"ticket": payloads.ticket(ticket)}
+
+
+HANDLERS = {
+    "ticket:join": ticket_join,
+    "ticket:leave": ticket_leave,
+    "message:send": message_send,
+    "messages:history": messages_history,
+    "typing": typing,
+    "ticket:close": ticket_close,
+}

@@ -1,0 +1,92 @@
+"""The Socket.IO server: created per app, authenticated at the handshake from the same
+cookies as HTTP, with every event answered through one wrapper."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Awaitable, Callable
+
+import socketio
+
+from ..config import Settings
+from ..errors import DomainError, Invalid, MESSAGES
+from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, parse_cookie_header, verify_guest_cookie
+from ..services import users
+from ..services.context import Ctx
+from ..services.events import AGENTS_ROOM, guest_room, user_room
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Ctx, str, Identity, dict], Awaitable[dict]]
+
+
+def create_sio(settings: Settings) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        # None is engine.io's same-origin rule: the handshake's Origin must be this server.
+        cors_allowed_origins=list(settings.allowed_origins) or None,
+        cors_credentials=True,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
+    """The identity behind the handshake's cookies. A page may ask to be the guest
+    (`auth: {as: "guest"}`) when the same browser also holds an agent session."""
+    cookies = parse_cookie_header(environ.get("HTTP_COOKIE"))
+    wants_guest = isinstance(auth, dict) and auth.get("as") == "guest"
+    if not wants_guest:
+        identity = await users.identity_from_token(ctx.db, cookies.get(SESSION_COOKIE), ctx.settings)
+        if identity is not None:
+            return identity
+    guest_id = verify_guest_cookie(cookies.get(GUEST_COOKIE), ctx.settings)
+    if guest_id is not None:
+        return Identity(role="guest", id=guest_id, name="")
+    return None
+
+
+def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
+    from . import chat
+
+    @sio.event
+    async def connect(sid: str, environ: dict, auth: Any = None) -> None:
+        identity = await authenticate(ctx, environ, auth)
+        if identity is None:
+            raise ConnectionRefusedError("unauthorized")
+        await sio.save_session(sid, {"identity": identity})
+        if identity.is_agent:
+            await sio.enter_room(sid, AGENTS_ROOM)
+            await sio.enter_room(sid, user_room(identity.id))
+        else:
+            await sio.enter_room(sid, guest_room(identity.id))
+
+    for name, handler in chat.HANDLERS.items():
+        sio.on(name, _answering(sio, ctx, name, handler))
+
+
+def _answering(sio: socketio.AsyncServer, ctx: Ctx, name: str, handler: Handler):
+    """Turn a handler into an acknowledged event: {"ok": true, ...} or {"ok": false, "error"}."""
+
+    @functools.wraps(handler)
+    async def event(sid: str, data: Any = None) -> dict:
+        try:
+            session = await sio.get_session(sid)
+            identity = session.get("identity")
+            if identity is None:
+                return _error("unauthorized", MESSAGES["unauthorized"])
+            if not isinstance(data, dict):
+                raise Invalid("The payload must be an object.")
+            return {"ok": True, **await handler(ctx, sid, identity, data)}
+        except DomainError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            log.exception("socket event %s failed", name)
+            return _error("internal", MESSAGES["internal"])
+
+    return event
+
+
+def _error(code: str, message: str) -> dict:
+    return {"ok": False, "error": {"code": code, "message": message}}

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Entry point.
+
+    python3 run.py            serve the product (embedded store unless MONGODB_URI is set)
+    python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
+
+Either command first creates or reuses the virtual environment in .venv and installs what
+pyproject.toml lists, so a fresh clone needs nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STARTED = time.perf_counter()
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+
+
+def _requirements(with_tests: bool) -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = list(project["dependencies"])
+    if with_tests:
+        deps += project["optional-dependencies"]["test"]
+    return deps
+
+
+def _bootstrap(with_tests: bool) -> None:
+    """Create or reuse .venv, install what is missing, and re-run this script inside it."""
+    if sys.version_info < (3, 11):
+        sys.exit("error: Python 3.11 or newer is needed (found %d.%d)" % sys.version_info[:2])
+    if not VENV_PYTHON.exists():
+        print("creating the virtual environment in .venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    deps = _requirements(with_tests)
+    digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()
+    stamp = VENV / f".installed-{'test' if with_tests else 'run'}"
+    if not stamp.exists() or stamp.read_text() != digest:
+        print("installing dependencies into .venv ...", flush=True)
+        pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run(pip + deps, check=True)
+        stamp.write_text(digest)
+    env = dict(os.environ, SUPPORT_CHAT_BOOTSTRAPPED="1")
+    os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]], env)
+
+
+def _in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def run_tests(args: list[str]) -> int:
+    import pytest
+
+    return pytest.main(args)
+
+
+def serve() -> int:
+    import logging
+
+    from aiohttp import web
+
+    from app import create_app
+    from app.config import ConfigError, Settings
+    from app.keys import startup_notes_key
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    log = logging.getLogger("run")
+    if settings.embedded_db:
+        log.warning(
+            "MONGODB_URI is not set: using the EMBEDDED IN-MEMORY store. Nothing is durable: "
+            "every ticket and message is lost when this process stops."
+        )
+    if settings.secret_key_generated:
+        log.warning("SECRET_KEY is not set: made a random one. Sessions will not survive a restart.")
+
+    app = create_app(settings)
+
+    def banner(_: str) -> None:
+        url = f"http://{settings.host}:{settings.port}"
+        lines = [
+            f"support chat ready in {time.perf_counter() - STARTED:.2f}s on {url}",
+            f"  widget:    {url}/widget",
+            f"  dashboard: {url}/dashboard",
+            *[f"  {note}" for note in app[startup_notes_key]],
+            "(press Ctrl+C to stop)",
+        ]
+        print("\n".join(lines), flush=True)
+
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=banner, access_log=None)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # start-up failed (database unreachable, ...): one line, no traceback
+        first_line = (str(exc) or type(exc).__name__).splitlines()[0][:300]
+        print(f"error: start-up failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
+        _bootstrap(with_tests=command == "test")
+    if command == "test":
+        return run_tests(sys.argv[2:])
+    if command == "serve":
+        return serve()
+    print(f"error: unknown command {command!r} (use: serve, test)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

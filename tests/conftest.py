@@ -1,0 +1,255 @@
+"""Shared fixtures: settings -> live_server -> agent -> guest chat -> sockets.
+
+Every test talks to a real aiohttp server listening on a free port, through aiohttp's HTTP
+client and python-socketio's AsyncClient. Test data is made through the product's own
+services or its HTTP API, not raw inserts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from app import create_app
+from app.config import Settings
+from app.keys import ctx_key
+from app.security import GUEST_COOKIE, SESSION_COOKIE
+from app.services import users
+from app.services.context import Ctx
+
+SECRET = "test-secret-key-0123456789abcdef"
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(port: int) -> Settings:
+    return Settings(
+        host="127.0.0.1",
+        port=port,
+        secret_key=SECRET,
+        allowed_origins=(f"http://127.0.0.1:{port}",),
+        seed_demo=False,
+        bcrypt_rounds=4,
+    )
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+
+    @property
+    def ctx(self) -> Ctx:
+        return self.app[ctx_key]
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+
+@pytest.fixture
+async def live_server(aiohttp_server, settings: Settings) -> LiveServer:
+    app = create_app(settings)
+    server = await aiohttp_server(app, host="127.0.0.1", port=settings.port)
+    return LiveServer(url=str(server.make_url("")).rstrip("/"), app=app)
+
+
+async def make_account(server: LiveServer, *, role: str, name: str, email: str) -> dict:
+    user = await users.create_user(
+        server.ctx.db, email=email, name=name, password=PASSWORD, role=role,
+        settings=server.ctx.settings,
+    )
+    return {"id": str(user["_id"]), "email": email, "password": PASSWORD, "name": name, "role": role}
+
+
+@pytest.fixture
+async def demo_agent(live_server: LiveServer) -> dict:
+    return await make_account(live_server, role="agent", name="Alan Agent", email="alan@example.com")
+
+
+@pytest.fixture
+async def agent(demo_agent: dict) -> dict:
+    return demo_agent
+
+
+@pytest.fixture
+async def admin(live_server: LiveServer) -> dict:
+    return await make_account(live_server, role="admin", name="Ada Admin", email="ada@example.com")
+
+
+@pytest.fixture
+async def http(live_server: LiveServer):
+    """Opens HTTP sessions that each keep their own cookies, like separate browsers."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def open_session() -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(
+            base_url=live_server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        sessions.append(session)
+        return session
+
+    yield open_session
+    for session in sessions:
+        await session.close()
+
+
+def cookie_header(session: aiohttp.ClientSession) -> str:
+    return "; ".join(f"{c.key}={c.value}" for c in session.cookie_jar)
+
+
+async def login(session: aiohttp.ClientSession, account: dict) -> dict:
+    async with session.post(
+        "/api/auth/login", json={"email": account["email"], "password": account["password"]}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+@dataclass
+class Guest:
+    session: aiohttp.ClientSession
+    ticket: dict
+    message: dict
+
+    @property
+    def cookie(self) -> str:
+        return cookie_header(self.session)
+
+    @property
+    def ticket_id(self) -> str:
+        return self.ticket["id"]
+
+
+@pytest.fixture
+def start_chat(http):
+    async def start(name: str = "Grace Guest", message: str = "Hello, my order is late.",
+                    email: str | None = None, session=None) -> Guest:
+        session = session or http()
+        body = {"name": name, "message": message}
+        if email:
+            body["email"] = email
+        async with session.post("/api/guest/tickets", json=body) as resp:
+            assert resp.status == 201, await resp.text()
+            data = await resp.json()
+        assert any(c.key == GUEST_COOKIE for c in session.cookie_jar)
+        return Guest(session=session, ticket=data["ticket"], message=data["message"])
+
+    return start
+
+
+@pytest.fixture
+async def guest(start_chat) -> Guest:
+    return await start_chat()
+
+
+class Recorder:
+    """Collects the events a socket receives, and waits for them without sleeping."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list] = defaultdict(list)
+        self._changed = asyncio.Condition()
+
+    async def record(self, name: str, payload: Any) -> None:
+        # Every payload must survive JSON as it is: nothing raw from the database.
+        self.events[name].append(json.loads(json.dumps(payload)))
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0, where=None) -> list:
+        def matching() -> list:
+            return [e for e in self.events[name] if where is None or where(e)]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
+        return matching()
+
+
+@dataclass
+class Client:
+    sio: socketio.AsyncClient
+    recorder: Recorder = field(default_factory=Recorder)
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5.0) -> dict:
+        answer = await self.sio.call(event, data, timeout=timeout)
+        return json.loads(json.dumps(answer))
+
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0, where=None) -> list:
+        return await self.recorder.wait_for(name, count, timeout, where)
+
+    def received(self, name: str) -> list:
+        return self.recorder.events[name]
+
+
+SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "notification:new")
+
+
+@pytest.fixture
+async def connect(live_server: LiveServer):
+    """Connects python-socketio clients to the live server with the given cookies."""
+    clients: list[socketio.AsyncClient] = []
+
+    async def open_socket(cookie: str | None = None, *, origin: str | None = None,
+                          auth: Any = None) -> Client:
+        sio = socketio.AsyncClient(reconnection=False)
+        client = Client(sio=sio)
+        for name in SERVER_EVENTS:
+            sio.on(name, _recorder_for(client.recorder, name))
+        headers = {"Origin": origin or live_server.origin}
+        if cookie:
+            headers["Cookie"] = cookie
+        clients.append(sio)
+        await sio.connect(
+            live_server.url, headers=headers, transports=["websocket"], auth=auth, wait_timeout=5
+        )
+        return client
+
+    yield open_socket
+    for sio in clients:
+        if sio.connected:
+            await sio.disconnect()
+
+
+def _recorder_for(recorder: Recorder, name: str):
+    async def handler(payload=None):
+        await recorder.record(name, payload)
+
+    return handler
+
+
+@pytest.fixture
+async def agent_session(http, agent):
+    session = http()
+    await login(session, agent)
+    return session
+
+
+@pytest.fixture
+async def agent_socket(connect, agent_session) -> Client:
+    return await connect(cookie_header(agent_session))
+
+
+@pytest.fixture
+async def guest_socket(connect, guest: Guest) -> Client:
+    return await connect(guest.cookie)
+
+
+__all__ = ["SESSION_COOKIE", "GUEST_COOKIE"]
