@@ -38,6 +38,7 @@ class Settings:
     session_hours: int = 12
     guest_cookie_days: int = 180
     log_level: str = "INFO"
+    redis_url: str | None = None
 
     @property
     def production(self) -> bool:
@@ -96,6 +97,10 @@ class Settings:
         if admin_password and len(admin_password) < 8:
             raise ConfigError("ADMIN_PASSWORD must be at least 8 characters long")
 
+        redis_url = get("REDIS_URL")
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
+
         return cls(
             host=get("HOST") or "127.0.0.1",
             port=port,
@@ -109,4 +114,5 @@ class Settings:
             admin_password=admin_password,
             seed_demo=not mongodb_uri,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            redis_url=redis_url,
         )
