@@ -85,7 +85,10 @@ async def test_production_cookies_are_secure(aiohttp_server, port):
         async with session.post(server.make_url("/api/guest/tickets"),
                                 json={"name": "G", "message": "hi"}) as resp:
             assert resp.status == 201
-            assert resp.cookies["sc_guest"]["secure"]
+            guest_cookie = resp.cookies["sc_guest"]
+            # a framed widget on another site still gets its cookie
+            assert guest_cookie["secure"] and guest_cookie["samesite"] == "None"
+            assert any("Partitioned" in h for h in resp.headers.getall("Set-Cookie"))
 
 
 async def test_login_rejects_malformed_bodies_without_a_stack_trace(http):
