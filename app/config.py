@@ -39,6 +39,17 @@ class Settings:
     guest_cookie_days: int = 180
     log_level: str = "INFO"
     redis_url: str | None = None
+    # Trust and hardening (issue #4).
+    trust_proxy: bool = False
+    smtp_url: str | None = None
+    mail_from: str = "Support <support@localhost>"
+    public_url: str | None = None
+    widget_allowed_origins: tuple[str, ...] = ()
+    rate_login_per_ip: str = "10/10 minutes"
+    rate_login_per_email: str = "5/10 minutes"
+    rate_chat_start_per_guest: str = "10/hour"
+    rate_chat_start_per_ip: str = "30/hour"
+    rate_messages_per_ticket: str = "30/minute"
 
     @property
     def production(self) -> bool:
@@ -101,6 +112,8 @@ class Settings:
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
 
+        trust = _trust_settings(get)
+
         return cls(
             host=get("HOST") or "127.0.0.1",
             port=port,
@@ -115,4 +128,57 @@ class Settings:
             seed_demo=not mongodb_uri,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             redis_url=redis_url,
+            **trust,
         )
+
+
+RATE_LIMIT_VARIABLES = {
+    "RATE_LIMIT_LOGIN_PER_IP": "rate_login_per_ip",
+    "RATE_LIMIT_LOGIN_PER_EMAIL": "rate_login_per_email",
+    "RATE_LIMIT_CHAT_START_PER_GUEST": "rate_chat_start_per_guest",
+    "RATE_LIMIT_CHAT_START_PER_IP": "rate_chat_start_per_ip",
+    "RATE_LIMIT_MESSAGES_PER_TICKET": "rate_messages_per_ticket",
+}
+
+
+def _origins(name: str, raw: str | None) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} entries must start with http(s)://: {origin!r}")
+    return origins
+
+
+def _trust_settings(get) -> dict:
+    """TRUST_PROXY, mail, PUBLIC_URL, WIDGET_ALLOWED_ORIGINS and the rate limits."""
+    from limits import parse
+
+    trust_proxy_raw = (get("TRUST_PROXY") or "false").lower()
+    if trust_proxy_raw not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigError(f"TRUST_PROXY must be true or false, not {trust_proxy_raw!r}")
+    smtp_url = get("SMTP_URL")
+    if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
+        raise ConfigError(f"SMTP_URL must look like smtp://host:port, not {smtp_url!r}")
+    public_url = get("PUBLIC_URL")
+    if public_url:
+        public_url = public_url.rstrip("/")
+        if not public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"PUBLIC_URL must start with http(s)://: {public_url!r}")
+    values: dict = {
+        "trust_proxy": trust_proxy_raw in ("1", "true", "yes"),
+        "smtp_url": smtp_url,
+        "public_url": public_url,
+        "widget_allowed_origins": _origins("WIDGET_ALLOWED_ORIGINS", get("WIDGET_ALLOWED_ORIGINS")),
+    }
+    if get("MAIL_FROM"):
+        values["mail_from"] = get("MAIL_FROM")
+    for variable, name in RATE_LIMIT_VARIABLES.items():
+        raw = get(variable)
+        if raw is None:
+            continue
+        try:
+            parse(raw)
+        except ValueError:
+            raise ConfigError(f"{variable} must look like 10/minute or 5/10 minutes, not {raw!r}") from None
+        values[name] = raw
+    return values
