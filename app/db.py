@@ -70,3 +70,8 @@ async def ensure_indexes(database: Database) -> None:
         [("ticket_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
         name="history",
     )
+    await database.audit_events.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="audit_newest")
+    for field in ("actor.id", "action", "entity.id"):
+        await database.audit_events.create_index(
+            [(field, ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name=f"audit_by_{field}"
+        )

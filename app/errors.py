@@ -25,6 +25,9 @@ MESSAGES = {
     "closed": "This conversation has been closed.",
     "internal": "Something went wrong on our side. Please try again.",
     "too_large": "The request is too large.",
+    "rate_limited": "Too many attempts. Please wait a moment and try again.",
+    "csrf": "This request did not come from one of our pages.",
+    "last_admin": "This is the last active admin: make someone else an admin first.",
 }
 
 
@@ -69,3 +72,20 @@ class TicketClosed(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class RateLimited(DomainError):
+    """Too many attempts; `retry_after` is whole seconds until the next one is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message or MESSAGES["rate_limited"])
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "retry_after": self.retry_after}

@@ -26,7 +26,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DomainError as exc:
-        return web.json_response({"error": exc.to_dict()}, status=getattr(exc, "http_status", exc.status))
+        return web.json_response({"error": exc.to_dict()}, status=getattr(exc, "http_status", exc.status),
+                                 headers=getattr(exc, "headers", None))
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise

@@ -1,0 +1,371 @@
+"""The audit trail: who did what, when, to what, from where, with before/after snapshots.
+
+`record()` is called by the service that made the change, after the write. An audit write
+that fails is retried a few times at once, then kept in an in-process backlog that a
+background task keeps retrying (and logs loudly): the user's action never fails because
+of it, and no event is dropped silently. Snapshots never hold password hashes or tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Iterable
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from .. import clock
+from ..errors import Forbidden, Invalid
+from ..security import Identity
+from . import client, cursors, validate
+from .context import Ctx
+
+log = logging.getLogger(__name__)
+
+# The actions written today (another module may add more: the name is free text).
+ACTIONS = (
+    "auth.login", "auth.login_failed", "auth.logout",
+    "user.create", "user.update", "user.deactivate", "user.reactivate",
+    "user.password_change", "user.password_reset_request", "user.password_reset",
+    "ticket.create", "ticket.close", "ticket.update", "note.create",
+)
+SYSTEM = {"id": None, "role": "system", "name": "System"}
+ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
+
+IMMEDIATE_RETRIES = 3
+BACKLOG_INTERVAL = 2.0
+PAGE_DEFAULT = 50
+EXPORT_MAX = 10_000
+_SECRET = re.compile(r"password|secret|token(?!_version)|_hash$", re.IGNORECASE)
+_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+
+
+def guest_actor(guest_id: str, name: str) -> dict:
+    """A guest, by a pseudonym: the guest id itself is a credential and never leaves."""
+    digest = hashlib.sha256(b"audit-guest:" + guest_id.encode()).hexdigest()[:16]
+    return {"id": f"guest:{digest}", "role": "guest", "name": name}
+
+
+def _actor(actor: Identity | dict | None) -> dict:
+    if actor is None:
+        return dict(ANONYMOUS)
+    if isinstance(actor, Identity):
+        if actor.is_guest:
+            return guest_actor(actor.id, actor.name)
+        return {"id": actor.id, "role": actor.role, "name": actor.name}
+    return {"id": _plain(actor.get("id")), "role": actor.get("role"), "name": actor.get("name", "")}
+
+
+def _entity(entity: tuple | dict | None) -> dict:
+    if entity is None:
+        return {"type": None, "id": None}
+    if isinstance(entity, tuple):
+        kind, oid = entity
+    else:
+        kind, oid = entity.get("type"), entity.get("id")
+    return {"type": kind, "id": _plain(oid)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    return value
+
+
+def snapshot(doc: dict | None) -> dict | None:
+    """A copy fit to store: ids as strings, and no field that holds a secret."""
+    if doc is None:
+        return None
+    clean: dict = {}
+    for key, value in doc.items():
+        if key == "_id":
+            key = "id"
+        if _SECRET.search(key):
+            continue
+        if isinstance(value, dict):
+            value = snapshot(value)
+        elif isinstance(value, (list, tuple)):
+            value = [_plain(v) for v in value]
+        clean[key] = _plain(value)
+    return clean
+
+
+async def record(
+    ctx: Ctx,
+    *,
+    actor: Identity | dict | None,
+    action: str,
+    entity: tuple | dict | None,
+    before: dict | None = None,
+    after: dict | None = None,
+    meta: dict | None = None,
+) -> None:
+    """Write one audit event. Never raises: a failed write goes to the retried backlog.
+    The IP and user agent are the current request's or socket's (services/client.py)."""
+    try:
+        info = client.current()
+        event = {
+            "_id": ObjectId(),  # chosen here, so that a retry of a write that did land is a no-op
+            "at": clock.utcnow(),
+            "actor": _actor(actor),
+            "action": action,
+            "entity": _entity(entity),
+            "before": snapshot(before),
+            "after": snapshot(after),
+            "ip": info.ip,
+            "user_agent": info.user_agent,
+        }
+        if meta:
+            event["meta"] = snapshot(meta)
+    except Exception:
+        log.exception("AUDIT EVENT LOST: could not even build %s", action)
+        return
+    if await _write(ctx, event, attempts=IMMEDIATE_RETRIES):
+        return
+    ctx.audit_backlog.append(event)
+    log.error("AUDIT WRITE FAILED, kept for retry (%d waiting): %s", len(ctx.audit_backlog), _line(event))
+
+
+async def _write(ctx: Ctx, event: dict, *, attempts: int) -> bool:
+    for attempt in range(attempts):
+        try:
+            await ctx.db.audit_events.insert_one(dict(event))
+            return True
+        except DuplicateKeyError:
+            return True  # an earlier attempt did land
+        except Exception as exc:
+            log.warning("audit write failed (attempt %d of %d): %s", attempt + 1, attempts, exc)
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.02 * 2**attempt)
+    return False
+
+
+async def drain_backlog(ctx: Ctx) -> int:
+    """Retry the events waiting in the backlog, oldest first; returns how many were written."""
+    written = 0
+    while ctx.audit_backlog:
+        event = ctx.audit_backlog[0]
+        if not await _write(ctx, event, attempts=1):
+            break
+        ctx.audit_backlog.popleft()
+        written += 1
+    if written:
+        log.warning("audit backlog: wrote %d delayed events, %d still waiting", written,
+                    len(ctx.audit_backlog))
+    return written
+
+
+async def retry_backlog_forever(ctx: Ctx, interval: float = BACKLOG_INTERVAL) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await drain_backlog(ctx)
+        except Exception:
+            log.exception("audit backlog drain failed")
+
+
+async def flush_at_shutdown(ctx: Ctx) -> None:
+    """Last try at shutdown; whatever still cannot be written goes to the log in full."""
+    try:
+        await drain_backlog(ctx)
+    except Exception:
+        log.exception("audit backlog drain failed at shutdown")
+    for event in ctx.audit_backlog:
+        log.critical("AUDIT EVENT NOT STORED (process stopping): %s", _line(event))
+
+
+def _line(event: dict) -> str:
+    return json.dumps(event, default=str, sort_keys=True)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    actor: str | None = None
+    action: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class AuditPage:
+    events: list[dict]
+    next_cursor: str | None
+
+
+def parse_filters(query: dict) -> Filters:
+    """Filters from untrusted query parameters: actor, action, entity_type, entity_id,
+    from, to (ISO dates or times; a date alone for `to` means the whole of that day)."""
+    def opt(name: str, pattern: re.Pattern | None = None) -> str | None:
+        value = query.get(name)
+        if value in (None, ""):
+            return None
+        value = validate.text(value, name, max_len=64)
+        if pattern is not None and not pattern.match(value):
+            raise Invalid(f"{name} is not valid.", field=name)
+        return value
+
+    since = _moment(query.get("from"), "from", end=False)
+    until = _moment(query.get("to"), "to", end=True)
+    if since and until and since >= until:
+        raise Invalid("from must be before to.", field="from")
+    return Filters(
+        actor=opt("actor"), action=opt("action", _NAME), entity_type=opt("entity_type", _NAME),
+        entity_id=opt("entity_id"), since=since, until=until,
+    )
+
+
+def _moment(value: Any, field: str, *, end: bool) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise Invalid(f"{field} must be a date or time (ISO 8601).", field=field)
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{field} must be a date or time (ISO 8601).", field=field) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _query(filters: Filters) -> dict:
+    query: dict = {}
+    if filters.actor:
+        query["actor.id"] = filters.actor
+    if filters.action:
+        query["action"] = filters.action
+    if filters.entity_type:
+        query["entity.type"] = filters.entity_type
+    if filters.entity_id:
+        query["entity.id"] = filters.entity_id
+    if filters.since or filters.until:
+        query["at"] = {}
+        if filters.since:
+            query["at"]["$gte"] = filters.since
+        if filters.until:
+            query["at"]["$lt"] = filters.until
+    return query
+
+
+def _require_admin(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise Forbidden("Only admins can read the audit trail.")
+
+
+async def search(ctx: Ctx, *, identity: Identity, filters: Filters, before: object = None,
+                 limit: object = None) -> AuditPage:
+    """A page of events, newest first, with a cursor to the next (older) page."""
+    _require_admin(identity)
+    size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
+    query = _query(filters)
+    if before not in (None, ""):
+        at, oid = cursors.decode(before, "before")
+        query = {"$and": [query, cursors.before("at", at, oid)]}
+    docs = await ctx.db.audit_events.find(query).sort([("at", -1), ("_id", -1)]).to_list(size + 1)
+    more = len(docs) > size
+    docs = docs[:size]
+    next_cursor = cursors.encode(docs[-1]["at"], docs[-1]["_id"]) if more else None
+    return AuditPage(events=docs, next_cursor=next_cursor)
+
+
+async def export(ctx: Ctx, *, identity: Identity, filters: Filters) -> list[dict]:
+    """Every event of the filtered view, newest first (at most EXPORT_MAX)."""
+    _require_admin(identity)
+    return await ctx.db.audit_events.find(_query(filters)).sort([("at", -1), ("_id", -1)]).to_list(EXPORT_MAX)
+
+
+# --- shapes -------------------------------------------------------------------------------
+
+
+def _flatten(doc: dict | None, prefix: str = "") -> dict:
+    flat: dict = {}
+    for key, value in (doc or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _json_value(value: Any) -> Any:
+    from .payloads import iso
+
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, ObjectId):
+        return str(value)
+    return value
+
+
+def changes(before: dict | None, after: dict | None) -> list[dict]:
+    """The readable difference: one {field, before, after} per field that differs."""
+    old, new = _flatten(before), _flatten(after)
+    return [
+        {"field": key, "before": _json_value(old.get(key)), "after": _json_value(new.get(key))}
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def payload(doc: dict) -> dict:
+    from .payloads import iso
+
+    return {
+        "id": str(doc["_id"]),
+        "at": iso(doc["at"]),
+        "actor": _json_value(doc.get("actor")),
+        "action": doc["action"],
+        "entity": _json_value(doc.get("entity")),
+        "before": _json_value(doc.get("before")),
+        "after": _json_value(doc.get("after")),
+        "changes": changes(doc.get("before"), doc.get("after")),
+        "meta": _json_value(doc.get("meta")),
+        "ip": doc.get("ip"),
+        "user_agent": doc.get("user_agent"),
+    }
+
+
+CSV_COLUMNS = ("at", "actor_id", "actor_role", "actor_name", "action", "entity_type", "entity_id",
+               "changes", "ip", "user_agent", "before", "after")
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ would be a formula in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(docs: Iterable[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for doc in docs:
+        event = payload(doc)
+        diff = "; ".join(f"{c['field']}: {c['before']!r} -> {c['after']!r}" for c in event["changes"])
+        writer.writerow([_cell(v) for v in (
+            event["at"], event["actor"].get("id"), event["actor"].get("role"), event["actor"].get("name"),
+            event["action"], event["entity"].get("type"), event["entity"].get("id"), diff,
+            event["ip"], event["user_agent"],
+            json.dumps(event["before"], sort_keys=True) if event["before"] is not None else "",
+            json.dumps(event["after"], sort_keys=True) if event["after"] is not None else "",
+        )])
+    return out.getvalue()

@@ -1,0 +1,82 @@
+"""Rate limits (the `limits` library, async API): moving windows kept in memory, or in
+Redis when REDIS_URL is set so that every process shares the counters.
+
+Each rule is a Settings field ("10/10 minutes"); a bucket is the rule plus a key (an IP,
+an e-mail, a guest), so one key's limit never blocks another's."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from ..config import Settings
+from ..errors import RateLimited
+from .context import Ctx
+
+RULES = {
+    "login_ip": "rate_login_per_ip",
+    "login_email": "rate_login_per_email",
+    "chat_start_guest": "rate_chat_start_per_guest",
+    "chat_start_ip": "rate_chat_start_per_ip",
+    "message": "rate_messages_per_ticket",
+    # Password-reset e-mails use the login's per-e-mail and per-IP rules, in their own buckets.
+    "reset_email": "rate_login_per_email",
+    "reset_ip": "rate_login_per_ip",
+    # Guessing the current password through the change-password form: same rule as logins.
+    "password_change": "rate_login_per_email",
+}
+
+
+def storage_uri(settings: Settings) -> str:
+    url = settings.redis_url
+    if not url:
+        return "async+memory://"
+    if url.startswith("unix://"):
+        return "async+redis+unix://" + url[len("unix://"):]
+    return "async+" + url  # redis:// or rediss://
+
+
+@dataclass
+class Limiter:
+    strategy: MovingWindowRateLimiter
+    items: dict[str, RateLimitItem]
+
+
+def _limiter(ctx: Ctx) -> Limiter:
+    if ctx.limiter is None:
+        options = {"implementation": "redispy"} if ctx.settings.redis_url else {}
+        storage = storage_from_string(storage_uri(ctx.settings), **options)
+        items = {name: parse(getattr(ctx.settings, field)) for name, field in RULES.items()}
+        ctx.limiter = Limiter(strategy=MovingWindowRateLimiter(storage), items=items)
+    return ctx.limiter
+
+
+async def hit(ctx: Ctx, rule: str, key: str | None) -> None:
+    """Count one attempt against the rule's bucket for this key; RateLimited (with the
+    seconds to wait) when the bucket is full. No key (unknown IP): not limited."""
+    if not key:
+        return
+    limiter = _limiter(ctx)
+    item = limiter.items[rule]
+    if await limiter.strategy.hit(item, rule, key):
+        return
+    stats = await limiter.strategy.get_window_stats(item, rule, key)
+    raise RateLimited(retry_after=math.ceil(max(1.0, stats.reset_time - time.time())))
+
+
+async def close(ctx: Ctx) -> None:
+    """Release the storage's connections (Redis) at shutdown."""
+    limiter, ctx.limiter = ctx.limiter, None
+    if limiter is None:
+        return
+    storage = limiter.strategy.storage
+    bridge = getattr(storage, "bridge", None)
+    client = getattr(bridge, "storage", None)
+    aclose = getattr(client, "aclose", None)
+    if aclose is not None:
+        await aclose()
