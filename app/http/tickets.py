@@ -71,3 +71,14 @@ async def ticket_messages(request: web.Request) -> web.Response:
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
     })
+
+
+@routes.post("/api/tickets/{ticket_id}/notes", name="ticket_notes_create")
+async def add_note(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    sent = await messages.send(
+        request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"],
+        body=body.get("body"), client_msg_id=body.get("client_msg_id"), kind="note",
+    )
+    return web.json_response({"message": payloads.message(sent.message)}, status=201 if sent.created else 200)

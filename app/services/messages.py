@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from .. import clock
 from ..errors import Forbidden, Invalid, TicketClosed
 from ..security import Identity
-from . import cursors, validate
+from . import audit, cursors, ratelimit, validate
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ async def send(
     client_msg_id = validate.client_msg_id(client_msg_id)
     ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
     check_send(identity, ticket, kind)
+    await ratelimit.hit(ctx, "message", f"{identity.role}:{identity.id}:{ticket['_id']}")
     sender_name = ticket["guest_name"] if identity.is_guest else identity.name
     try:
         doc = await insert(
@@ -100,6 +101,9 @@ async def send(
             raise
         return Sent(message=stored, created=False)
     await ctx.events.message_new(doc, skip_sid=skip_sid)
+    if kind == "note":
+        await audit.record(ctx, actor=identity, action="note.create", entity=("ticket", ticket["_id"]),
+                           after={"message_id": doc["_id"], "body": body})
     if kind == "message":
         updated = await _touch_ticket(ctx, ticket=ticket, message=doc, identity=identity)
         if updated is not None:

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from .. import clock
 from ..errors import Forbidden, NotFound, TicketClosed
 from ..security import Identity
-from . import cursors, messages, validate
+from . import audit, client, cursors, messages, ratelimit, validate
 from .context import Ctx
 
 STATUSES = ("open", "pending", "resolved", "closed")
@@ -49,6 +49,8 @@ async def start_by_guest(
     name = validate.text(name, "name", max_len=80)
     guest_email = validate.optional_email(email)
     body = validate.text(body, "message", max_len=messages.BODY_MAX)
+    await ratelimit.hit(ctx, "chat_start_ip", client.current().ip)
+    await ratelimit.hit(ctx, "chat_start_guest", guest_id)
     now = clock.utcnow()
     ticket = {
         "guest_id": guest_id,
@@ -86,6 +88,11 @@ async def start_by_guest(
         await ctx.db.tickets.delete_one({"_id": ticket["_id"]})
         raise
     await ctx.events.ticket_updated(ticket, to_guest=False)
+    await audit.record(
+        ctx, actor=audit.guest_actor(guest_id, name), action="ticket.create",
+        entity=("ticket", ticket["_id"]),
+        after={k: ticket[k] for k in ("subject", "status", "priority", "guest_name", "guest_email")},
+    )
     return ticket, message
 
 
@@ -175,4 +182,6 @@ async def close(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
         return ticket
     await messages.add_system(ctx, ticket=closed, body=f"{identity.name} closed the conversation")
     await ctx.events.ticket_updated(closed)
+    await audit.record(ctx, actor=identity, action="ticket.close", entity=("ticket", closed["_id"]),
+                       before={"status": ticket["status"]}, after={"status": "closed"})
     return closed

@@ -43,6 +43,15 @@ async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
     return {"message": payloads.message(sent.message), "duplicate": not sent.created}
 
 
+async def note_add(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    """An internal note: agents only, and only agent sockets hear of it (services/events.py)."""
+    sent = await messages.send(
+        ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
+        client_msg_id=data.get("client_msg_id"), kind="note", skip_sid=sid,
+    )
+    return {"message": payloads.message(sent.message), "duplicate": not sent.created}
+
+
 async def messages_history(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
     page = await messages.history(
         ctx, identity=identity, ticket_id=data.get("ticket_id"), before=data.get("before"),
@@ -72,6 +81,7 @@ HANDLERS = {
     "ticket:join": ticket_join,
     "ticket:leave": ticket_leave,
     "message:send": message_send,
+    "note:add": note_add,
     "messages:history": messages_history,
     "typing": typing,
     "ticket:close": ticket_close,

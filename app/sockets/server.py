@@ -12,7 +12,7 @@ import socketio
 from ..config import Settings
 from ..errors import DomainError, Invalid, MESSAGES
 from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, parse_cookie_header, verify_guest_cookie
-from ..services import users
+from ..services import client, users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
 
@@ -47,6 +47,18 @@ async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
     return None
 
 
+def handshake_client(ctx: Ctx, environ: dict) -> client.ClientInfo:
+    """IP and user agent of the handshake, kept in the socket's session for audit events
+    and rate limits (environ's REMOTE_ADDR is a placeholder under aiohttp: ask the request)."""
+    request = environ.get("aiohttp.request")
+    return client.resolve(
+        remote=request.remote if request is not None else environ.get("REMOTE_ADDR"),
+        forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
+        user_agent=environ.get("HTTP_USER_AGENT"),
+        trust_proxy=ctx.settings.trust_proxy,
+    )
+
+
 def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
     from . import chat
 
@@ -55,7 +67,7 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         identity = await authenticate(ctx, environ, auth)
         if identity is None:
             raise ConnectionRefusedError("unauthorized")
-        await sio.save_session(sid, {"identity": identity})
+        await sio.save_session(sid, {"identity": identity, "client": handshake_client(ctx, environ)})
         if identity.is_agent:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
@@ -78,7 +90,11 @@ def _answering(sio: socketio.AsyncServer, ctx: Ctx, name: str, handler: Handler)
                 return _error("unauthorized", MESSAGES["unauthorized"])
             if not isinstance(data, dict):
                 raise Invalid("The payload must be an object.")
-            return {"ok": True, **await handler(ctx, sid, identity, data)}
+            token = client.bind(session.get("client") or client.ClientInfo())
+            try:
+                return {"ok": True, **await handler(ctx, sid, identity, data)}
+            finally:
+                client.reset(token)
         except DomainError as exc:
             return {"ok": False, "error": exc.to_dict()}
         except Exception:
