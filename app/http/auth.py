@@ -4,30 +4,31 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE, cookie_options
-from ..services import payloads, users
+from ..services import accounts, payloads, users
 from . import identity
 from .middleware import read_json
 
 routes = web.RouteTableDef()
 
 
+def _with_session_cookie(response: web.Response, request: web.Request, token: str) -> web.Response:
+    settings = request.app[ctx_key].settings
+    response.set_cookie(SESSION_COOKIE, token, **cookie_options(settings, max_age=settings.session_hours * 3600))
+    return response
+
+
 @routes.post("/api/auth/login", name="login_api")
 async def login(request: web.Request) -> web.Response:
     ctx = request.app[ctx_key]
     body = await read_json(request)
-    signed_in = await users.sign_in(
-        ctx.db, email=body.get("email"), password=body.get("password"), settings=ctx.settings
-    )
+    signed_in = await accounts.sign_in(ctx, email=body.get("email"), password=body.get("password"))
     response = web.json_response({"user": payloads.user(signed_in.user)})
-    response.set_cookie(
-        SESSION_COOKIE, signed_in.token,
-        **cookie_options(ctx.settings, max_age=ctx.settings.session_hours * 3600),
-    )
-    return response
+    return _with_session_cookie(response, request, signed_in.token)
 
 
 @routes.post("/api/auth/logout", name="logout_api")
 async def logout(request: web.Request) -> web.Response:
+    await accounts.sign_out(request.app[ctx_key], identity=await identity.agent(request))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -38,3 +39,30 @@ async def me(request: web.Request) -> web.Response:
     caller = await identity.require_agent(request)
     user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
     return web.json_response({"user": payloads.user(user)})
+
+
+@routes.post("/api/auth/password", name="password_api")
+async def change_password(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    signed_in = await accounts.change_password(
+        request.app[ctx_key], identity=caller, old_password=body.get("old_password"),
+        new_password=body.get("new_password"),
+    )
+    response = web.json_response({"user": payloads.user(signed_in.user)})
+    return _with_session_cookie(response, request, signed_in.token)
+
+
+@routes.post("/api/auth/forgot-password", name="forgot_password_api")
+async def forgot_password(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    await accounts.request_password_reset(request.app[ctx_key], email=body.get("email"))
+    # The same answer whether or not the e-mail has an account.
+    return web.json_response({"ok": True, "message": "If this e-mail has an account, a reset link is on its way."})
+
+
+@routes.post("/api/auth/reset-password", name="reset_password_api")
+async def reset_password(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    await accounts.reset_password(request.app[ctx_key], token=body.get("token"), password=body.get("password"))
+    return web.json_response({"ok": True})

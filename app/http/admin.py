@@ -1,0 +1,145 @@
+"""Admin pages and APIs (accounts, audit trail), the account page, and the password-reset pages."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ..errors import Invalid
+from ..keys import ctx_key, db_key
+from ..security import Identity
+from ..services import accounts, audit, payloads, users
+from . import identity
+from .middleware import read_json
+
+routes = web.RouteTableDef()
+
+
+# --- pages ----------------------------------------------------------------------------
+
+
+async def _page_caller(request: web.Request, *, admin: bool) -> tuple[Identity, dict]:
+    caller = await identity.agent(request)
+    if caller is None:
+        raise web.HTTPFound(request.app.router["login"].url_for().with_query(next=request.path))
+    if admin and not caller.is_admin:
+        raise web.HTTPForbidden(text="Only admins can open this page.")
+    user = await users.get_user(request.app[db_key], user_id=caller.id)
+    return caller, payloads.user(user)
+
+
+@routes.get("/admin/users", name="admin_users")
+@aiohttp_jinja2.template("admin_users.html")
+async def admin_users_page(request: web.Request) -> dict:
+    _, user = await _page_caller(request, admin=True)
+    return {"user": user, "roles": users.ROLES}
+
+
+@routes.get("/admin/audit", name="admin_audit")
+@aiohttp_jinja2.template("admin_audit.html")
+async def admin_audit_page(request: web.Request) -> dict:
+    _, user = await _page_caller(request, admin=True)
+    return {"user": user, "actions": audit.ACTIONS}
+
+
+@routes.get("/account", name="account")
+@aiohttp_jinja2.template("account.html")
+async def account_page(request: web.Request) -> dict:
+    _, user = await _page_caller(request, admin=False)
+    return {"user": user}
+
+
+@routes.get("/forgot-password", name="forgot_password")
+@aiohttp_jinja2.template("forgot_password.html")
+async def forgot_password_page(request: web.Request) -> dict:
+    return {}
+
+
+@routes.get("/reset-password", name="reset_password")
+@aiohttp_jinja2.template("reset_password.html")
+async def reset_password_page(request: web.Request) -> dict:
+    return {"token": request.query.get("token", "")[:128]}
+
+
+# --- accounts API ---------------------------------------------------------------------
+
+
+@routes.get("/api/admin/users", name="admin_users_list")
+async def list_users(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    found = await accounts.list_users(request.app[ctx_key], identity=caller)
+    return web.json_response({"users": [payloads.user(u) for u in found]})
+
+
+@routes.post("/api/admin/users", name="admin_users_create")
+async def create_user(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    body = await read_json(request)
+    user = await accounts.create(
+        request.app[ctx_key], identity=caller, email=body.get("email"), name=body.get("name"),
+        password=body.get("password"), role=body.get("role"),
+    )
+    return web.json_response({"user": payloads.user(user)}, status=201)
+
+
+@routes.patch("/api/admin/users/{user_id}", name="admin_users_update")
+async def update_user(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    body = await read_json(request)
+    unknown = sorted(set(body) - {"name", "role"})
+    if unknown:
+        raise Invalid(f"Only name and role can be changed here, not {unknown[0]}.",
+                      field=unknown[0])
+    user = await accounts.update(request.app[ctx_key], identity=caller,
+                                 user_id=request.match_info["user_id"], **body)
+    return web.json_response({"user": payloads.user(user)})
+
+
+@routes.post("/api/admin/users/{user_id}/deactivate", name="admin_users_deactivate")
+async def deactivate_user(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await accounts.deactivate(request.app[ctx_key], identity=caller,
+                                     user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
+
+
+@routes.post("/api/admin/users/{user_id}/reactivate", name="admin_users_reactivate")
+async def reactivate_user(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await accounts.reactivate(request.app[ctx_key], identity=caller,
+                                     user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
+
+
+# --- audit API ------------------------------------------------------------------------
+
+
+def _csv_response(text: str) -> web.Response:
+    return web.Response(
+        text=text, content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
+
+
+@routes.get("/api/audit", name="audit_list")
+async def audit_list(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    ctx = request.app[ctx_key]
+    filters = audit.parse_filters(request.query)
+    fmt = request.query.get("format", "json")
+    if fmt == "csv":
+        return _csv_response(audit.to_csv(await audit.export(ctx, identity=caller, filters=filters)))
+    if fmt != "json":
+        raise Invalid("format must be json or csv.", field="format")
+    page = await audit.search(ctx, identity=caller, filters=filters,
+                              before=request.query.get("before"), limit=request.query.get("limit"))
+    return web.json_response({"events": [audit.payload(e) for e in page.events],
+                              "next_cursor": page.next_cursor})
+
+
+@routes.get("/api/audit.csv", name="audit_csv")
+async def audit_csv(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    ctx = request.app[ctx_key]
+    filters = audit.parse_filters(request.query)
+    return _csv_response(audit.to_csv(await audit.export(ctx, identity=caller, filters=filters)))
