@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from . import db as db_module
 from .config import Settings
 from .db import Database
 from .keys import ctx_key, db_key, settings_key, sio_key, startup_notes_key
-from .services import users
+from .services import audit, ratelimit, users
 from .services.context import Ctx
 from .services.events import Events
 from .sockets import server as socket_server
@@ -28,9 +30,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
     from .http import auth, pages, tickets
+    from .http import admin
+    from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
     from .http.middleware import cors_middleware, error_middleware
 
-    app = web.Application(middlewares=[cors_middleware, error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[security_headers_middleware, cors_middleware, client_middleware,
+                     csrf_middleware, error_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
     app[settings_key] = settings
     app[startup_notes_key] = []
 
@@ -47,9 +55,27 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(auth.routes)
     app.add_routes(tickets.routes)
     app.add_routes(pages.routes)
+    app.add_routes(admin.routes)
 
     app.cleanup_ctx.append(_database(database))
+    app.cleanup_ctx.append(_trust_tasks)
     return app
+
+
+async def _trust_tasks(app: web.Application):
+    """Retries audit events whose write failed (services/audit.py) until shutdown; then
+    waits for e-mails being sent and closes the rate limiter's storage."""
+    ctx = app[ctx_key]
+    task = asyncio.create_task(audit.retry_backlog_forever(ctx))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await audit.flush_at_shutdown(ctx)
+    for pending in list(ctx.background):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pending, timeout=5)
+    await ratelimit.close(ctx)
 
 
 def _database(shared: Database | None):

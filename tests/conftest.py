@@ -101,8 +101,10 @@ async def http(live_server: LiveServer):
     sessions: list[aiohttp.ClientSession] = []
 
     def open_session() -> aiohttp.ClientSession:
+        # The headers our pages' fetch() sends (CSRF check: app/http/hardening.py).
         session = aiohttp.ClientSession(
-            base_url=live_server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            base_url=live_server.url, cookie_jar=aiohttp.CookieJar(unsafe=True),
+            headers={"Origin": live_server.origin, "X-Requested-With": "fetch"},
         )
         sessions.append(session)
         return session
@@ -217,9 +219,15 @@ async def connect(live_server: LiveServer):
         if cookie:
             headers["Cookie"] = cookie
         clients.append(sio)
-        await sio.connect(
-            live_server.url, headers=headers, transports=["websocket"], auth=auth, wait_timeout=5
-        )
+        try:
+            await sio.connect(
+                live_server.url, headers=headers, transports=["websocket"], auth=auth, wait_timeout=5
+            )
+        except Exception:
+            # A refused client leaves its HTTP session open; close it before GC warns.
+            if getattr(sio.eio, "http", None) is not None:
+                await sio.eio.http.close()
+            raise
         return client
 
     yield open_socket
