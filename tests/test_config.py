@@ -109,3 +109,22 @@ async def test_run_py_serves_the_embedded_store_with_demo_accounts():
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     text = err.decode()
     assert "EMBEDDED IN-MEMORY" in text and "SECRET_KEY is not set" in text
+
+
+def test_trust_settings_are_read_and_validated():
+    settings = Settings.from_env({
+        "TRUST_PROXY": "true", "PUBLIC_URL": "https://support.example/", "SMTP_URL": "smtp://mail:2525",
+        "MAIL_FROM": "Help <h@example.com>", "WIDGET_ALLOWED_ORIGINS": "https://shop.example, https://b.example",
+        "RATE_LIMIT_LOGIN_PER_IP": "3/minute",
+    })
+    assert settings.trust_proxy and settings.public_url == "https://support.example"
+    assert (settings.smtp_url, settings.mail_from) == ("smtp://mail:2525", "Help <h@example.com>")
+    assert settings.widget_allowed_origins == ("https://shop.example", "https://b.example")
+    assert settings.rate_login_per_ip == "3/minute" and settings.rate_login_per_email == "5/10 minutes"
+    for env, fragment in (({"TRUST_PROXY": "maybe"}, "TRUST_PROXY"), ({"SMTP_URL": "mail:25"}, "SMTP_URL"),
+                          ({"WIDGET_ALLOWED_ORIGINS": "shop.example"}, "WIDGET_ALLOWED_ORIGINS"),
+                          ({"RATE_LIMIT_MESSAGES_PER_TICKET": "lots"}, "RATE_LIMIT_MESSAGES_PER_TICKET"),
+                          ({"PUBLIC_URL": "support.example"}, "PUBLIC_URL")):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env(env)
+        assert fragment in str(caught.value)
