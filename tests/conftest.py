@@ -226,6 +226,8 @@ async def connect(live_server: LiveServer):
     for sio in clients:
         if sio.connected:
             await sio.disconnect()
+        elif sio.eio.http is not None and not sio.eio.http.closed:
+            await sio.eio.http.close()  # a refused handshake leaves its HTTP session open
 
 
 def _recorder_for(recorder: Recorder, name: str):
@@ -252,4 +254,4 @@ async def guest_socket(connect, guest: Guest) -> Client:
     return await connect(guest.cookie)
 
 
-__all__ = ["SESSION_COOKIE", "GUEST_COOKIE"]
+__all__ = ["GUEST_COOKIE", "SESSION_COOKIE"]

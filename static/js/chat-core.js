@@ -715,6 +715,9 @@ export class Conversation {
       const previousTop = this.scroller.scrollTop;
       this.insert(page.messages ?? [], "prepend", { bulk: true });
       this.olderCursor = page.next_cursor ?? null;
+      // Settle the "load earlier" button first: its height is part of what moves.
+      this.loadingOlder = false;
+      this.updateOlderButton();
       // Keep what the reader was looking at in place.
       this.scroller.scrollTop = previousTop + (this.scroller.scrollHeight - previousHeight);
     } catch {

@@ -260,8 +260,9 @@ async def test_older_messages_load_when_scrolling_to_the_top(
     assert first_page < len(everything)
 
     scroller = page.locator("#message-scroller")
-    # Where a message sits in the scroller's visible box (0 = its top edge).
-    offset_of = """(el, id) => el.querySelector(`[data-id="${id}"]`).getBoundingClientRect().top
+    # Where a message's text sits in the scroller's visible box (0 = its top edge). The text,
+    # not the row: the row's sender line folds away once same-sender messages land above it.
+    offset_of = """(el, id) => el.querySelector(`[data-id="${id}"] .msg__bubble`).getBoundingClientRect().top
                    - el.getBoundingClientRect().top"""
     for _ in range(10):
         shown = await bubbles.count()
