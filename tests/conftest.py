@@ -219,21 +219,17 @@ async def connect(live_server: LiveServer):
         if cookie:
             headers["Cookie"] = cookie
         clients.append(sio)
-        try:
-            await sio.connect(
-                live_server.url, headers=headers, transports=["websocket"], auth=auth, wait_timeout=5
-            )
-        except Exception:
-            # A refused client leaves its HTTP session open; close it before GC warns.
-            if getattr(sio.eio, "http", None) is not None:
-                await sio.eio.http.close()
-            raise
+        await sio.connect(
+            live_server.url, headers=headers, transports=["websocket"], auth=auth, wait_timeout=5
+        )
         return client
 
     yield open_socket
     for sio in clients:
         if sio.connected:
             await sio.disconnect()
+        elif sio.eio.http is not None and not sio.eio.http.closed:
+            await sio.eio.http.close()  # a refused handshake leaves its HTTP session open
 
 
 def _recorder_for(recorder: Recorder, name: str):
@@ -260,4 +256,4 @@ async def guest_socket(connect, guest: Guest) -> Client:
     return await connect(guest.cookie)
 
 
-__all__ = ["SESSION_COOKIE", "GUEST_COOKIE"]
+__all__ = ["GUEST_COOKIE", "SESSION_COOKIE"]

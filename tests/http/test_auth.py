@@ -2,8 +2,8 @@
 
 import jwt
 
-from app.security import SESSION_COOKIE, _jwt_key
 from app.config import Settings
+from app.security import SESSION_COOKIE, _jwt_key
 from tests.conftest import SECRET, login
 
 
@@ -67,8 +67,9 @@ async def test_me_answers_the_signed_in_agent_and_logout_ends_it(http, agent):
 
 
 async def test_production_cookies_are_secure(aiohttp_server, port):
-    from app import create_app
     import aiohttp
+
+    from app import create_app
 
     settings = Settings(port=port, secret_key=SECRET, app_env="production", seed_demo=False, bcrypt_rounds=4)
     app = create_app(settings)
