@@ -48,6 +48,8 @@ def settings(port: int) -> Settings:
         allowed_origins=(f"http://127.0.0.1:{port}",),
         seed_demo=False,
         bcrypt_rounds=4,
+        # Tests fill long histories quickly; tests/http/test_rate_limits.py sets small limits.
+        rate_messages_per_ticket="1000/minute",
     )
 
 
