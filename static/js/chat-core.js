@@ -600,15 +600,15 @@ export class Conversation {
   // ------------------------------------------------------------ sending
 
   /** Send a message; it shows at once and is confirmed (or marked) when the server answers. */
-  async send(body) {
+  async send(body, { kind = "message" } = {}) {
     if (!this.ticketId) return;
     this.stopTyping();
-    const entry = { clientMsgId: newClientMsgId(), body, ticketId: this.ticketId, el: null, state: "sending" };
+    const entry = { clientMsgId: newClientMsgId(), body, kind, ticketId: this.ticketId, el: null, state: "sending" };
     entry.el = renderMessage(
       {
         id: "",
         ticket_id: this.ticketId,
-        kind: "message",
+        kind,
         sender_role: this.viewer === "guest" ? "guest" : "agent",
         sender_name: this.selfName,
         body,
@@ -633,7 +633,9 @@ export class Conversation {
     this.markPending(entry, "sending");
     const generation = this.generation;
     try {
-      const { message } = await ask(this.socket, "message:send", {
+      // An internal note (agents only) goes through its own event: never to the guest.
+      const event = entry.kind === "note" ? "note:add" : "message:send";
+      const { message } = await ask(this.socket, event, {
         ticket_id: entry.ticketId,
         body: entry.body,
         client_msg_id: entry.clientMsgId,

@@ -70,12 +70,37 @@ const conversation = new Conversation({
   onError: (error) => showPaneError(error.message),
 });
 
+// The "Note" toggle: the next message is an internal note, seen by agents only.
+const noteToggle = $("note-toggle");
+const replyForm = $("reply-form");
+const sendLabel = replyForm.querySelector(".composer__send-label");
+let replyPlaceholder = replyInput.placeholder;
+
+function noteMode() {
+  return noteToggle.getAttribute("aria-pressed") === "true";
+}
+
+function setNoteMode(on) {
+  noteToggle.setAttribute("aria-pressed", on ? "true" : "false");
+  replyForm.classList.toggle("composer--note", on);
+  replyInput.placeholder = on ? "Internal note: only agents see this…" : replyPlaceholder;
+  sendLabel.textContent = on ? "Add note" : "Send";
+  if (on) conversation.stopTyping(); // the guest is not told about notes being written
+}
+
+noteToggle.addEventListener("click", () => {
+  setNoteMode(!noteMode());
+  replyInput.focus();
+});
+
 const composer = bindComposer({
-  form: $("reply-form"),
+  form: replyForm,
   input: replyInput,
   button: $("reply-send"),
-  onSend: (body) => conversation.send(body),
-  onInput: (value) => conversation.noteTyping(value),
+  onSend: (body) => conversation.send(body, { kind: noteMode() ? "note" : "message" }),
+  onInput: (value) => {
+    if (!noteMode()) conversation.noteTyping(value);
+  },
 });
 
 socket.on("message:new", (message) => conversation.receive(message));
@@ -385,7 +410,9 @@ function renderTicketHeader(ticket) {
   closeButton.disabled = closed || !joined;
   closeButton.textContent = "Close ticket";
   composer.setEnabled(Boolean(joined) && !closed);
-  replyInput.placeholder = `Reply to ${ticket.guest_name || "the guest"}…`;
+  noteToggle.disabled = !joined || closed;
+  replyPlaceholder = `Reply to ${ticket.guest_name || "the guest"}…`;
+  setNoteMode(noteMode() && !closed);
 }
 
 function showPaneError(text) {
