@@ -1,0 +1,99 @@
+// /admin/users: create accounts, rename, change role, deactivate and reactivate.
+import { api } from "./chat-core.js";
+
+const $ = (id) => document.getElementById(id);
+const tbody = $("users");
+const root = $("admin-users");
+const ROLES = ["agent", "admin"];
+
+function showError(box, text) {
+  box.textContent = text ?? "";
+  box.hidden = !text;
+}
+
+function cell(...children) {
+  const td = document.createElement("td");
+  td.append(...children);
+  return td;
+}
+
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "button button--secondary";
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function row(user) {
+  const tr = document.createElement("tr");
+  tr.dataset.userId = user.id;
+
+  const name = document.createElement("input");
+  name.className = "input";
+  name.value = user.name;
+  name.maxLength = 80;
+  name.setAttribute("aria-label", `Name of ${user.email}`);
+
+  const role = document.createElement("select");
+  role.className = "select";
+  role.setAttribute("aria-label", `Role of ${user.email}`);
+  for (const value of ROLES) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = value;
+    option.selected = value === user.role;
+    role.append(option);
+  }
+
+  const save = button("Save", () => act(`/api/admin/users/${user.id}`, "PATCH",
+    { name: name.value.trim(), role: role.value }));
+  const toggle = user.active
+    ? button("Deactivate", () => act(`/api/admin/users/${user.id}/deactivate`, "POST"))
+    : button("Reactivate", () => act(`/api/admin/users/${user.id}/reactivate`, "POST"));
+
+  const email = document.createElement("span");
+  email.textContent = user.email;
+  const status = document.createElement("span");
+  status.textContent = user.active ? "active" : "deactivated";
+  if (user.id === root.dataset.userId) status.textContent += " (you)";
+
+  tr.append(cell(name), cell(email), cell(role), cell(status), cell(save, " ", toggle));
+  return tr;
+}
+
+async function act(path, method, body) {
+  showError($("users-error"), null);
+  try {
+    await api(path, { method, body });
+  } catch (error) {
+    showError($("users-error"), error.message);
+  }
+  await load();
+}
+
+async function load() {
+  try {
+    const { users } = await api("/api/admin/users");
+    tbody.replaceChildren(...users.map(row));
+  } catch (error) {
+    showError($("users-error"), error.message);
+  }
+}
+
+$("create-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const body = Object.fromEntries(new FormData(form));
+  showError($("create-error"), null);
+  try {
+    await api("/api/admin/users", { method: "POST", body });
+    form.reset();
+    await load();
+  } catch (error) {
+    showError($("create-error"), error.message);
+  }
+});
+
+load();
