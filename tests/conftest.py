@@ -226,6 +226,11 @@ async def connect(live_server: LiveServer):
     for sio in clients:
         if sio.connected:
             await sio.disconnect()
+        # A refused handshake leaves engine.io's HTTP session open; close it here, or its
+        # ResourceWarning surfaces (as an error) in whichever test runs the GC next.
+        http_session = getattr(sio.eio, "http", None)
+        if http_session is not None and not http_session.closed:
+            await http_session.close()
 
 
 def _recorder_for(recorder: Recorder, name: str):
