@@ -70,3 +70,22 @@ async def ensure_indexes(database: Database) -> None:
         [("ticket_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
         name="history",
     )
+    await database.jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
+    await database.jobs.create_index(
+        [("dedupe_key", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"dedupe_key": {"$exists": True}},
+        name="one_job_per_dedupe_key",
+    )
+    await database.notifications.create_index(
+        [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox"
+    )
+    await database.notifications.create_index(
+        [("user_id", ASCENDING), ("read_at", ASCENDING)], name="unread"
+    )
+    await database.notifications.create_index(
+        [("dedupe_key", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"dedupe_key": {"$exists": True}},
+        name="one_notification_per_dedupe_key",
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..db import Database
@@ -14,3 +15,23 @@ class Ctx:
     db: Database
     settings: Settings
     events: Events
+    job_signal: "JobSignal" = field(default_factory=lambda: JobSignal())
+
+
+class JobSignal:
+    """Wakes this process's idle workers when a job is enqueued here (others poll)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+    def notify(self) -> None:
+        for event in self._waiters:
+            event.set()
