@@ -14,7 +14,8 @@ import os
 import socket
 import traceback
 import uuid
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from ..services import jobs
 from ..services.context import Ctx
@@ -50,7 +51,7 @@ class Worker:
         self._wake: asyncio.Event | None = None
         self.idle = asyncio.Event()  # set while the loop waits for work (tests, benchmarks)
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self._wake = self.ctx.job_signal.subscribe()
         self._task = asyncio.create_task(self._loop(), name=f"worker {self.id}")
         return self

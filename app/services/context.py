@@ -15,7 +15,7 @@ class Ctx:
     db: Database
     settings: Settings
     events: Events
-    job_signal: "JobSignal" = field(default_factory=lambda: JobSignal())
+    job_signal: JobSignal = field(default_factory=lambda: JobSignal())
 
 
 class JobSignal:

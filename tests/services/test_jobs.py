@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from app import clock
 from app import db as db_module
 from app.config import Settings
 from app.jobs.worker import Worker
 from app.services import jobs
 from app.services.context import Ctx
 from app.services.events import NoEvents
+from tests.fakeclock import FakeClock
 
 
 @pytest.fixture
@@ -25,15 +25,6 @@ async def ctx():
     database = db_module.connect(settings)
     await db_module.ensure_indexes(database)
     return Ctx(db=database, settings=settings, events=NoEvents())
-
-
-class FakeClock:
-    def __init__(self, monkeypatch) -> None:
-        self.now = clock.utcnow()
-        monkeypatch.setattr(clock, "utcnow", lambda: self.now)
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 async def test_a_job_is_claimed_run_and_marked_succeeded(ctx):
