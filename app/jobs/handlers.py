@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..services import notifications
+from ..services import mail, notifications
 from .worker import Handler
 
 HANDLERS: dict[str, Handler] = {
     notifications.JOB_KIND: notifications.deliver,
+    mail.JOB_KIND: mail.send,
 }

@@ -109,18 +109,22 @@ async def send(
 
 
 async def _tell_who_is_away(ctx: Ctx, *, ticket: dict, message: dict, identity: Identity) -> None:
-    """Queue a notification to an assignee who is not in the room when the guest writes.
-    Nothing is queued (no write at all) when they are there to see it."""
-    from . import notifications, presence
+    """Queue an e-mail to a guest who is not in the room when an agent replies, or a
+    notification to an assignee who is not in the room when the guest writes. Nothing is
+    queued (no write at all) when the other side is there to see it."""
+    from . import mail, notifications, presence
 
     try:
-        if identity.is_guest and ticket.get("assignee_id") and not await presence.user_in_ticket_room(
+        if identity.is_agent:
+            if ticket.get("guest_email") and not await presence.guest_in_ticket_room(ctx, ticket=ticket):
+                await mail.enqueue_reply(ctx, ticket=ticket, message=message)
+        elif ticket.get("assignee_id") and not await presence.user_in_ticket_room(
                 ctx, user_id=str(ticket["assignee_id"]), ticket_id=ticket["_id"]):
             await notifications.enqueue(
                 ctx, user_ids=[ticket["assignee_id"]], kind="guest_message", ticket_id=ticket["_id"],
                 text=f"{message['sender_name']}: {message['body'][:200]}",
                 key=f"message:{message['_id']}")
-    except Exception:  # the message is stored and sent; a lost notice must not undo that
+    except Exception:  # the message is stored and sent; a lost e-mail must not undo that
         log.exception("could not queue follow-up work for message %s", message["_id"])
 
 

@@ -1,0 +1,73 @@
+"""E-mail to guests: composed here, queued as an `email` job, sent by the worker over SMTP
+(aiosmtplib). Without SMTP_URL the e-mail is written to the log instead."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from ..config import parse_smtp_url
+from . import jobs
+from .context import Ctx
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "email"
+SMTP_TIMEOUT = 30
+
+
+def conversation_link(ctx: Ctx, ticket_id: object) -> str:
+    return f"{ctx.settings.public_url}/widget?ticket={ticket_id}"
+
+
+def reply_email(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
+    """The e-mail that brings an agent's reply to a guest who is not in the conversation."""
+    subject = ticket.get("subject") or "your conversation"
+    body = (
+        f"Hello {ticket.get('guest_name') or 'there'},\n\n"
+        f"{message['sender_name']} replied to your conversation:\n\n"
+        f"{message['body']}\n\n"
+        f"Continue the conversation: {conversation_link(ctx, ticket['_id'])}\n"
+    )
+    return {"to": ticket["guest_email"], "subject": f"Re: {subject}", "body": body}
+
+
+async def enqueue_reply(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
+    """One e-mail per reply: a second enqueue for the same message is a no-op."""
+    return await jobs.enqueue(
+        ctx, JOB_KIND, reply_email(ctx, ticket=ticket, message=message),
+        dedupe_key=f"email:reply:{message['_id']}",
+    )
+
+
+def build(ctx: Ctx, payload: dict) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = ctx.settings.mail_from
+    email["To"] = payload["to"]
+    email["Subject"] = payload["subject"]
+    email["Message-ID"] = make_msgid(domain="support-chat")
+    email.set_content(payload["body"])
+    return email
+
+
+async def send(ctx: Ctx, payload: dict) -> None:
+    """The `email` job: send one e-mail, or log it when no SMTP server is configured. A
+    failure raises, so the job is retried."""
+    email = build(ctx, payload)
+    if not ctx.settings.smtp_url:
+        log.info("e-mail not sent (SMTP_URL is not set) to %s: %s\n%s",
+                 email["To"], email["Subject"], payload["body"])
+        return
+    target = parse_smtp_url(ctx.settings.smtp_url)
+    await aiosmtplib.send(
+        email,
+        hostname=target.hostname,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        use_tls=target.use_tls,
+        timeout=SMTP_TIMEOUT,
+    )
