@@ -36,8 +36,10 @@ def _requirements(with_tests: bool) -> list[str]:
 
 def _bootstrap(with_tests: bool) -> None:
     """Create or reuse .venv, install what is missing, and re-run this script inside it."""
-    if sys.version_info < (3, 11):
-        sys.exit("error: Python 3.11 or newer is needed (found %d.%d)" % sys.version_info[:2])
+    # run.py starts under whatever python3 the user has, which may be older than the project's.
+    if sys.version_info < (3, 11):  # noqa: UP036
+        found = ".".join(map(str, sys.version_info[:2]))
+        sys.exit(f"error: Python 3.11 or newer is needed (found {found})")
     if not VENV_PYTHON.exists():
         print("creating the virtual environment in .venv ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)

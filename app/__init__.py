@@ -28,9 +28,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
     from .http import auth, notifications, pages, tickets
-    from .http.middleware import error_middleware
+    from .http.middleware import cors_middleware, error_middleware
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[cors_middleware, error_middleware], client_max_size=MAX_BODY_BYTES)
     app[settings_key] = settings
     app[startup_notes_key] = []
 

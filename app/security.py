@@ -138,6 +138,7 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
 
 
 def cookie_options(settings: Settings, *, max_age: int) -> dict:
+    """The agent session cookie: HttpOnly, SameSite=Lax, Secure in production."""
     return {
         "httponly": True,
         "samesite": "Lax",
@@ -145,3 +146,18 @@ def cookie_options(settings: Settings, *, max_age: int) -> dict:
         "path": "/",
         "max_age": max_age,
     }
+
+
+def guest_set_cookie(value: str, settings: Settings) -> str:
+    """The Set-Cookie header for the guest cookie. It must also reach the widget when another
+    site frames it: a Lax cookie is not sent to a cross-site iframe, so production (HTTPS)
+    uses SameSite=None with Partitioned (CHIPS), kept per embedding site as browsers require
+    for third-party contexts. Development over plain HTTP cannot use SameSite=None: Lax.
+    Written by hand because Python 3.11's http.cookies does not know Partitioned."""
+    max_age = settings.guest_cookie_days * 86400
+    parts = [f"{GUEST_COOKIE}={value}", f"Max-Age={max_age}", "Path=/", "HttpOnly"]
+    if settings.production:
+        parts += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        parts.append("SameSite=Lax")
+    return "; ".join(parts)

@@ -55,3 +55,29 @@ async def read_json(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise MalformedBody("The body must be a JSON object.")
     return body
+
+
+CORS_HEADERS = "Content-Type, X-Requested-With"
+CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """CORS for the JSON API, for the origins in ALLOWED_ORIGINS only (none by default:
+    the pages are served from this origin and need none)."""
+    from ..keys import settings_key
+
+    origin = request.headers.get("Origin")
+    allowed = request.path.startswith("/api/") and origin in request.app[settings_key].allowed_origins
+    if allowed and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers.add("Vary", "Origin")
+    return response

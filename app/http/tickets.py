@@ -3,7 +3,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..security import GUEST_COOKIE, cookie_options, new_guest_id, sign_guest_id
+from ..security import guest_set_cookie, new_guest_id, sign_guest_id
 from ..services import messages, payloads, tickets, users
 from . import identity
 from .middleware import read_json
@@ -24,10 +24,7 @@ async def start_chat(request: web.Request) -> web.Response:
     response = web.json_response(
         {"ticket": payloads.ticket(ticket), "message": payloads.message(message)}, status=201
     )
-    response.set_cookie(
-        GUEST_COOKIE, sign_guest_id(guest_id, ctx.settings),
-        **cookie_options(ctx.settings, max_age=ctx.settings.guest_cookie_days * 86400),
-    )
+    response.headers.add("Set-Cookie", guest_set_cookie(sign_guest_id(guest_id, ctx.settings), ctx.settings))
     return response
 
 

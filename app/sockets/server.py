@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import socketio
 
 from ..config import Settings
-from ..errors import DomainError, Invalid, MESSAGES
-from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, parse_cookie_header, verify_guest_cookie
+from ..errors import MESSAGES, DomainError, Invalid
+from ..security import (
+    GUEST_COOKIE,
+    SESSION_COOKIE,
+    Identity,
+    parse_cookie_header,
+    verify_guest_cookie,
+)
 from ..services import users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room

@@ -2,8 +2,8 @@
 
 import jwt
 
-from app.security import SESSION_COOKIE, _jwt_key
 from app.config import Settings
+from app.security import SESSION_COOKIE, _jwt_key
 from tests.conftest import SECRET, login
 
 
@@ -67,8 +67,9 @@ async def test_me_answers_the_signed_in_agent_and_logout_ends_it(http, agent):
 
 
 async def test_production_cookies_are_secure(aiohttp_server, port):
-    from app import create_app
     import aiohttp
+
+    from app import create_app
 
     settings = Settings(port=port, secret_key=SECRET, app_env="production", seed_demo=False, bcrypt_rounds=4)
     app = create_app(settings)
@@ -85,7 +86,10 @@ async def test_production_cookies_are_secure(aiohttp_server, port):
         async with session.post(server.make_url("/api/guest/tickets"),
                                 json={"name": "G", "message": "hi"}) as resp:
             assert resp.status == 201
-            assert resp.cookies["sc_guest"]["secure"]
+            guest_cookie = resp.cookies["sc_guest"]
+            # a framed widget on another site still gets its cookie
+            assert guest_cookie["secure"] and guest_cookie["samesite"] == "None"
+            assert any("Partitioned" in h for h in resp.headers.getall("Set-Cookie"))
 
 
 async def test_login_rejects_malformed_bodies_without_a_stack_trace(http):

@@ -140,3 +140,20 @@ async def test_unknown_api_paths_answer_json(http):
     async with http().get("/api/nothing-here") as resp:
         assert resp.status == 404
         assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_cors_is_granted_to_allowed_origins_only(http, live_server):
+    session = http()
+    preflight = {"Origin": live_server.origin, "Access-Control-Request-Method": "POST"}
+    async with session.options("/api/guest/tickets", headers=preflight) as resp:
+        assert resp.status == 204
+        assert resp.headers["Access-Control-Allow-Origin"] == live_server.origin
+        assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "POST" in resp.headers["Access-Control-Allow-Methods"]
+    async with session.get("/api/guest/tickets", headers={"Origin": live_server.origin}) as resp:
+        assert resp.headers["Access-Control-Allow-Origin"] == live_server.origin
+    foreign = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    async with session.options("/api/guest/tickets", headers=foreign) as resp:
+        assert "Access-Control-Allow-Origin" not in resp.headers
+    async with session.get("/api/guest/tickets", headers={"Origin": "https://evil.example"}) as resp:
+        assert "Access-Control-Allow-Origin" not in resp.headers

@@ -7,8 +7,8 @@ import pytest
 import socketio
 
 from app import clock
-from app.security import GUEST_COOKIE, SESSION_COOKIE, sign_guest_id
 from app.config import Settings
+from app.security import GUEST_COOKIE, SESSION_COOKIE, sign_guest_id
 from tests.conftest import cookie_header
 
 

@@ -1,0 +1,106 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> Browser:
+    if not CHROMIUM.exists():
+        # CI installs it (.ci/run); there a missing browser is a failure, never a skip.
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+# The policy the pages must live with: no inline script, no inline style, nothing from
+# elsewhere. Added to every page the tests load, so that a slip fails a test.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+
+
+class Pages:
+    """Opens pages, each in its own browser context (its own cookies, like another
+    person's browser), and records uncaught script errors, CSP violations and dialogs."""
+
+    def __init__(self, browser: Browser, origin: str) -> None:
+        self.browser = browser
+        self.origin = origin
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+
+    async def open(self, *, csp: str | None = STRICT_CSP, **context_options) -> Page:
+        context = await self.browser.new_context(**context_options)
+        self.contexts.append(context)
+        if csp:
+            await context.route("**/*", _with_csp(csp))
+            # A document answered by route.fulfill has no IP address, so Chromium counts it
+            # as public and blocks its WebSocket to 127.0.0.1 (Local Network Access) unless
+            # this is granted. Real pages come from the server and need nothing like it.
+            await context.grant_permissions(["local-network-access"], origin=self.origin)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: self._on_console(page, message))
+        page.on("dialog", self._on_dialog)
+        return page
+
+    def _on_console(self, page: Page, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(f"{page.url}: {message.text}")
+
+    async def _on_dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        await dialog.dismiss()
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest.fixture
+async def pages(browser: Browser, live_server):
+    # Depends on live_server so that the pages close before the server stops (a server
+    # stopping under open WebSockets waits for them).
+    opened = Pages(browser, live_server.url)
+    yield opened
+    await opened.close()
+
+
+def _with_csp(policy: str):
+    async def handle(route) -> None:
+        if route.request.resource_type != "document":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        headers = {**response.headers, "content-security-policy": policy}
+        await route.fulfill(response=response, headers=headers)
+
+    return handle

@@ -1,0 +1,53 @@
+"""Pages: who is sent where, and what each page is served with."""
+
+import pytest
+
+
+async def fetch(session, path):
+    async with session.get(path, allow_redirects=False) as resp:
+        return resp.status, resp.headers.get("Location"), await resp.text()
+
+
+async def test_root_sends_each_visitor_to_the_right_place(http, agent_session, guest):
+    assert (await fetch(http(), "/"))[:2] == (302, "/login")
+    assert (await fetch(guest.session, "/"))[:2] == (302, "/widget")
+    assert (await fetch(agent_session, "/"))[:2] == (302, "/dashboard")
+
+
+async def test_dashboard_needs_a_signed_in_agent(http, agent_session, guest):
+    assert (await fetch(http(), "/dashboard"))[:2] == (302, "/login?next=/dashboard")
+    assert (await fetch(guest.session, "/dashboard"))[0] == 302
+    status, _, html = await fetch(agent_session, "/dashboard")
+    assert status == 200 and "Alan Agent" in html
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/dashboard", "/dashboard"),
+    ("https://evil.example/", "/dashboard"),
+    ("//evil.example/x", "/dashboard"),
+    ("/\\evil.example", "/dashboard"),
+])
+async def test_login_page_only_returns_to_local_paths(http, target, expected):
+    status, _, html = await fetch(http(), f"/login?next={target}")
+    assert status == 200
+    assert f'value="{expected}"' in html or f'data-next="{expected}"' in html
+    assert "evil.example" not in html
+
+
+async def test_widget_and_login_pages_are_served_with_labelled_inputs_and_no_inline_script(http):
+    for path in ("/widget", "/login"):
+        status, _, html = await fetch(http(), path)
+        assert status == 200
+        assert "<script>" not in html and "onclick=" not in html
+        assert "<label" in html
+    _, _, html = await fetch(http(), "/widget")
+    assert "aria-live" in html
+    assert "/static/vendor/socket.io/socket.io.min.js" in html
+
+
+async def test_the_vendored_socket_io_client_is_served_with_its_licence(http):
+    session = http()
+    async with session.get("/static/vendor/socket.io/socket.io.min.js") as resp:
+        assert resp.status == 200 and "javascript" in resp.headers["Content-Type"]
+    async with session.get("/static/vendor/socket.io/LICENSE") as resp:
+        assert resp.status == 200 and "MIT" in await resp.text()
