@@ -1,11 +1,12 @@
-"""The agent's notification inbox over HTTP."""
+"""The agent's notification inbox: the JSON API and the /notifications page."""
 
 from __future__ import annotations
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import notifications, payloads
+from ..services import notifications, payloads, users
 from . import identity
 
 routes = web.RouteTableDef()
@@ -56,3 +57,13 @@ async def mark_read(request: web.Request) -> web.Response:
 @routes.post("/api/notifications/{notification_id}/unread", name="notification_unread")
 async def mark_unread(request: web.Request) -> web.Response:
     return await _mark(request, False)
+
+
+@routes.get("/notifications", name="notifications_page")
+@aiohttp_jinja2.template("notifications.html")
+async def inbox_page(request: web.Request) -> dict:
+    caller = await identity.agent(request)
+    if caller is None:
+        raise web.HTTPFound(request.app.router["login"].url_for().with_query(next="/notifications"))
+    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
+    return {"user": payloads.user(user)}
