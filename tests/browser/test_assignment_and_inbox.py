@@ -7,6 +7,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_chat_flow import WAIT_MS
 
+
 async def test_assigning_from_the_dashboard_lights_the_assignees_bell_and_inbox(
         pages, live_server, agent, admin, start_chat):
     guest = await start_chat(name="Grace", message="My parcel is lost")
