@@ -2,6 +2,7 @@
 """Entry point.
 
     python3 run.py            serve the product (embedded store unless MONGODB_URI is set)
+    python3 run.py worker     run background jobs only (use with JOBS_IN_PROCESS=0 on servers)
     python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
 
 Either command first creates or reuses the virtual environment in .venv and installs what
@@ -116,6 +117,30 @@ def serve() -> int:
     return 0
 
 
+def work() -> int:
+    import asyncio
+    import logging
+
+    from app.config import ConfigError, Settings
+    from app.jobs import standalone
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(standalone.main(settings))
+    except Exception as exc:  # database unreachable, ...: one line, no traceback
+        first_line = (str(exc) or type(exc).__name__).splitlines()[0][:300]
+        print(f"error: worker failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
@@ -124,7 +149,9 @@ def main() -> int:
         return run_tests(sys.argv[2:])
     if command == "serve":
         return serve()
-    print(f"error: unknown command {command!r} (use: serve, test)", file=sys.stderr)
+    if command == "worker":
+        return work()
+    print(f"error: unknown command {command!r} (use: serve, worker, test)", file=sys.stderr)
     return 2
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from . import db as db_module
 from .config import Settings
 from .db import Database
-from .keys import ctx_key, db_key, settings_key, sio_key, startup_notes_key
+from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
 from .services import audit, ratelimit, users
 from .services.context import Ctx
 from .services.events import Events
@@ -29,8 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import auth, pages, tickets
-    from .http import admin
+    from .http import admin, auth, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
     from .http.middleware import cors_middleware, error_middleware
 
@@ -54,11 +53,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.router.add_static("/static", ROOT / "static", name="static")
     app.add_routes(auth.routes)
     app.add_routes(tickets.routes)
+    app.add_routes(notifications.routes)
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
 
     app.cleanup_ctx.append(_database(database))
     app.cleanup_ctx.append(_trust_tasks)
+    app.cleanup_ctx.append(_jobs)
     return app
 
 
@@ -76,6 +77,24 @@ async def _trust_tasks(app: web.Application):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(pending, timeout=5)
     await ratelimit.close(ctx)
+
+
+async def _jobs(app: web.Application):
+    """The background worker and scheduler, inside the server unless JOBS_IN_PROCESS=0."""
+    from .jobs import runtime
+
+    settings = app[settings_key]
+    if not settings.smtp_url:
+        log.warning("SMTP_URL is not set: e-mails are written to the log, not sent.")
+        app[startup_notes_key].append("e-mail: SMTP_URL is not set, e-mails go to the log")
+    if not settings.jobs_in_process:
+        app[startup_notes_key].append("jobs: JOBS_IN_PROCESS=0, run `python3 run.py worker`")
+        yield
+        return
+    running = runtime.start(app[ctx_key])
+    app[jobs_runtime_key] = running
+    yield
+    await running.stop()
 
 
 def _database(shared: Database | None):

@@ -41,15 +41,30 @@ class Settings:
     redis_url: str | None = None
     # Trust and hardening (issue #4).
     trust_proxy: bool = False
-    smtp_url: str | None = None
-    mail_from: str = "Support <support@localhost>"
-    public_url: str | None = None
     widget_allowed_origins: tuple[str, ...] = ()
     rate_login_per_ip: str = "10/10 minutes"
     rate_login_per_email: str = "5/10 minutes"
     rate_chat_start_per_guest: str = "10/hour"
     rate_chat_start_per_ip: str = "30/hour"
     rate_messages_per_ticket: str = "30/minute"
+    # Background jobs (app/jobs): the in-server worker, sweeps, and e-mail.
+    jobs_in_process: bool = True
+    escalate_after: float = 15 * 60  # seconds a guest waits for an answer before escalation
+    auto_resolve_after: float = 7 * 86400  # seconds a pending ticket waits for the guest
+    smtp_url: str | None = None
+    mail_from: str = "Support <support@localhost>"
+    public_url_setting: str | None = None
+    # Tuning, not read from the environment: tests make these small.
+    job_poll_interval: float = 1.0
+    job_lease: float = 60.0
+    job_backoff_base: float = 2.0
+    job_stop_timeout: float = 10.0
+    sweep_interval: float = 30.0
+
+    @property
+    def public_url(self) -> str:
+        """Where links in e-mails point: PUBLIC_URL, else this server's own address."""
+        return self.public_url_setting or f"http://{self.host}:{self.port}"
 
     @property
     def production(self) -> bool:
@@ -113,8 +128,31 @@ class Settings:
             raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
 
         trust = _trust_settings(get)
+        jobs_in_process = (get("JOBS_IN_PROCESS") or "1").lower()
+        if jobs_in_process not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"JOBS_IN_PROCESS must be 1 or 0, not {jobs_in_process!r}")
+        escalate_after = parse_duration(get("ESCALATE_AFTER") or "15m", "ESCALATE_AFTER")
+        auto_resolve_after = parse_duration(get("AUTO_RESOLVE_AFTER") or "7d", "AUTO_RESOLVE_AFTER")
+
+        smtp_url = get("SMTP_URL")
+        if smtp_url:
+            parse_smtp_url(smtp_url)
+        mail_from = get("MAIL_FROM") or "Support <support@localhost>"
+        if "@" not in mail_from:
+            raise ConfigError(f"MAIL_FROM must contain an e-mail address: {mail_from!r}")
+        public_url = get("PUBLIC_URL")
+        if public_url:
+            public_url = public_url.rstrip("/")
+            if not public_url.startswith(("http://", "https://")):
+                raise ConfigError(f"PUBLIC_URL must start with http(s)://: {public_url!r}")
 
         return cls(
+            jobs_in_process=jobs_in_process in ("1", "true", "yes"),
+            escalate_after=escalate_after,
+            auto_resolve_after=auto_resolve_after,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,
             app_env=app_env,
@@ -150,28 +188,16 @@ def _origins(name: str, raw: str | None) -> tuple[str, ...]:
 
 
 def _trust_settings(get) -> dict:
-    """TRUST_PROXY, mail, PUBLIC_URL, WIDGET_ALLOWED_ORIGINS and the rate limits."""
+    """TRUST_PROXY, WIDGET_ALLOWED_ORIGINS and the rate limits."""
     from limits import parse
 
     trust_proxy_raw = (get("TRUST_PROXY") or "false").lower()
     if trust_proxy_raw not in ("1", "true", "yes", "0", "false", "no"):
         raise ConfigError(f"TRUST_PROXY must be true or false, not {trust_proxy_raw!r}")
-    smtp_url = get("SMTP_URL")
-    if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
-        raise ConfigError(f"SMTP_URL must look like smtp://host:port, not {smtp_url!r}")
-    public_url = get("PUBLIC_URL")
-    if public_url:
-        public_url = public_url.rstrip("/")
-        if not public_url.startswith(("http://", "https://")):
-            raise ConfigError(f"PUBLIC_URL must start with http(s)://: {public_url!r}")
     values: dict = {
         "trust_proxy": trust_proxy_raw in ("1", "true", "yes"),
-        "smtp_url": smtp_url,
-        "public_url": public_url,
         "widget_allowed_origins": _origins("WIDGET_ALLOWED_ORIGINS", get("WIDGET_ALLOWED_ORIGINS")),
     }
-    if get("MAIL_FROM"):
-        values["mail_from"] = get("MAIL_FROM")
     for variable, name in RATE_LIMIT_VARIABLES.items():
         raw = get(variable)
         if raw is None:
@@ -182,3 +208,48 @@ def _trust_settings(get) -> dict:
             raise ConfigError(f"{variable} must look like 10/minute or 5/10 minutes, not {raw!r}") from None
         values[name] = raw
     return values
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str, name: str) -> float:
+    """Seconds, as a number ("900") or with a unit ("30s", "15m", "2h", "7d")."""
+    text = value.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"{name} must be seconds or a duration like 15m, 2h, 7d, not {value!r}") from None
+    if not 0 < seconds < 10 * 365 * 86400:
+        raise ConfigError(f"{name} must be more than 0 and less than ten years, not {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """smtp://user:pass@host:port (STARTTLS when offered) or smtps://... (TLS from the start)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    except ValueError:
+        raise ConfigError("SMTP_URL has a bad port") from None
+    return SmtpTarget(
+        hostname=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=parts.scheme == "smtps",
+    )

@@ -75,3 +75,22 @@ async def ensure_indexes(database: Database) -> None:
         await database.audit_events.create_index(
             [(field, ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name=f"audit_by_{field}"
         )
+    await database.jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
+    await database.jobs.create_index(
+        [("dedupe_key", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"dedupe_key": {"$exists": True}},
+        name="one_job_per_dedupe_key",
+    )
+    await database.notifications.create_index(
+        [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox"
+    )
+    await database.notifications.create_index(
+        [("user_id", ASCENDING), ("read_at", ASCENDING)], name="unread"
+    )
+    await database.notifications.create_index(
+        [("dedupe_key", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"dedupe_key": {"$exists": True}},
+        name="one_notification_per_dedupe_key",
+    )

@@ -14,6 +14,8 @@ db_key = web.AppKey("db", Database)
 ctx_key = web.AppKey("ctx", Ctx)
 sio_key = web.AppKey("sio", socketio.AsyncServer)
 startup_notes_key = web.AppKey("startup_notes", list)
+# The in-server worker and scheduler (app/jobs/runtime.py), absent with JOBS_IN_PROCESS=0.
+jobs_runtime_key = web.AppKey("jobs_runtime", object)
 
 # Per-request: the agent behind the session cookie, resolved at most once per request.
 agent_identity_key = web.RequestKey("agent_identity", object)

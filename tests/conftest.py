@@ -203,7 +203,8 @@ class Client:
         return self.recorder.events[name]
 
 
-SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "notification:new")
+SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "notification:new", "notification:count",
+                 "notification:updated")
 
 
 @pytest.fixture

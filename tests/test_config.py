@@ -121,10 +121,71 @@ def test_trust_settings_are_read_and_validated():
     assert (settings.smtp_url, settings.mail_from) == ("smtp://mail:2525", "Help <h@example.com>")
     assert settings.widget_allowed_origins == ("https://shop.example", "https://b.example")
     assert settings.rate_login_per_ip == "3/minute" and settings.rate_login_per_email == "5/10 minutes"
-    for env, fragment in (({"TRUST_PROXY": "maybe"}, "TRUST_PROXY"), ({"SMTP_URL": "mail:25"}, "SMTP_URL"),
+    for env, fragment in (({"TRUST_PROXY": "maybe"}, "TRUST_PROXY"), ({"SMTP_URL": "mail:25"}, "SMTP_URL must look like"),
                           ({"WIDGET_ALLOWED_ORIGINS": "shop.example"}, "WIDGET_ALLOWED_ORIGINS"),
                           ({"RATE_LIMIT_MESSAGES_PER_TICKET": "lots"}, "RATE_LIMIT_MESSAGES_PER_TICKET"),
                           ({"PUBLIC_URL": "support.example"}, "PUBLIC_URL")):
         with pytest.raises(ConfigError) as caught:
             Settings.from_env(env)
         assert fragment in str(caught.value)
+
+
+def test_background_job_settings_are_read_and_validated():
+    settings = Settings.from_env({
+        "JOBS_IN_PROCESS": "0", "ESCALATE_AFTER": "90s", "AUTO_RESOLVE_AFTER": "2d",
+        "SMTP_URL": "smtps://mailer:s%40cret@smtp.example.com", "MAIL_FROM": "Help <help@example.com>",
+        "PUBLIC_URL": "https://help.example.com/", "PORT": "9000",
+    })
+    assert settings.jobs_in_process is False
+    assert (settings.escalate_after, settings.auto_resolve_after) == (90, 2 * 86400)
+    assert settings.public_url == "https://help.example.com"
+    assert settings.mail_from == "Help <help@example.com>"
+    defaults = Settings.from_env({"PORT": "9000"})
+    assert defaults.jobs_in_process and defaults.escalate_after == 15 * 60
+    assert defaults.auto_resolve_after == 7 * 86400 and defaults.smtp_url is None
+    assert defaults.public_url == "http://127.0.0.1:9000"
+    assert Settings.from_env({"ESCALATE_AFTER": "900"}).escalate_after == 900
+
+
+def test_the_smtp_url_is_split_into_its_parts():
+    from app.config import parse_smtp_url
+
+    target = parse_smtp_url("smtps://mailer:s%40cret@smtp.example.com")
+    assert (target.hostname, target.port, target.username, target.password, target.use_tls) == (
+        "smtp.example.com", 465, "mailer", "s@cret", True)
+    plain = parse_smtp_url("smtp://localhost:2525")
+    assert (plain.port, plain.username, plain.use_tls) == (2525, None, False)
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"JOBS_IN_PROCESS": "maybe"}, "JOBS_IN_PROCESS must be"),
+    ({"ESCALATE_AFTER": "soon"}, "ESCALATE_AFTER must be"),
+    ({"ESCALATE_AFTER": "0"}, "ESCALATE_AFTER must be more than 0"),
+    ({"AUTO_RESOLVE_AFTER": "-1d"}, "AUTO_RESOLVE_AFTER must be more than 0"),
+    ({"SMTP_URL": "http://mail.example.com"}, "SMTP_URL must look like"),
+    ({"SMTP_URL": "smtp://mail.example.com:99999"}, "SMTP_URL has a bad port"),
+    ({"MAIL_FROM": "nobody"}, "MAIL_FROM must contain"),
+    ({"PUBLIC_URL": "help.example.com"}, "PUBLIC_URL must start"),
+])
+def test_bad_background_job_settings_are_one_clear_error(env, fragment):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_run_py_worker_starts_alone_and_stops_cleanly_on_sigterm():
+    import signal
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), "worker", cwd=ROOT, env=run_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert b"running" in line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert "cannot push live events" in text and "SMTP_URL is not set" in text
+    assert "Traceback" not in text

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import messages, payloads, tickets
+from ..services import messages, payloads, tickets, users
 from . import identity
 from .middleware import read_json
 
@@ -43,6 +43,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     page = await tickets.list_for_agents(
         request.app[ctx_key], identity=caller, status=request.query.get("status"),
         before=request.query.get("before"), limit=request.query.get("limit"),
+        assignee=request.query.get("assignee"), priority=request.query.get("priority"),
     )
     return web.json_response(
         {"tickets": [payloads.ticket(t) for t in page.tickets], "next_cursor": page.next_cursor}
@@ -56,6 +57,23 @@ async def ticket_detail(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"]
     )
     return web.json_response({"ticket": payloads.ticket(ticket)})
+
+
+@routes.patch("/api/tickets/{ticket_id}", name="ticket_update")
+async def ticket_update(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    ticket = await tickets.update(
+        request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"], changes=body
+    )
+    return web.json_response({"ticket": payloads.ticket(ticket)})
+
+
+@routes.get("/api/agents", name="agents_list")
+async def agents_list(request: web.Request) -> web.Response:
+    await identity.require_agent(request)
+    found = await users.list_active_agents(request.app[ctx_key].db)
+    return web.json_response({"agents": [payloads.agent_option(a) for a in found]})
 
 
 @routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")

@@ -14,9 +14,10 @@ import io
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -34,7 +35,8 @@ ACTIONS = (
     "auth.login", "auth.login_failed", "auth.logout",
     "user.create", "user.update", "user.deactivate", "user.reactivate",
     "user.password_change", "user.password_reset_request", "user.password_reset",
-    "ticket.create", "ticket.close", "ticket.update", "note.create",
+    "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
+    "note.create",
 )
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}

@@ -19,7 +19,8 @@ class ClientInfo:
     user_agent: str | None = None
 
 
-_current: ContextVar[ClientInfo] = ContextVar("client_info", default=ClientInfo())
+# ClientInfo is frozen, so sharing one default instance is safe.
+_current: ContextVar[ClientInfo] = ContextVar("client_info", default=ClientInfo())  # noqa: B039
 
 
 def current() -> ClientInfo:

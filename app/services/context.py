@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,3 +23,23 @@ class Ctx:
     audit_backlog: deque = field(default_factory=deque)
     # Fire-and-forget tasks (e-mails), kept referenced until done.
     background: set = field(default_factory=set)
+    job_signal: JobSignal = field(default_factory=lambda: JobSignal())
+
+
+class JobSignal:
+    """Wakes this process's idle workers when a job is enqueued here (others poll)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+    def notify(self) -> None:
+        for event in self._waiters:
+            event.set()

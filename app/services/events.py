@@ -45,6 +45,15 @@ class Events:
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
         await self.sio.emit("typing", payload, to=ticket_room(ticket_id), skip_sid=skip_sid)
 
+    async def notification_new(self, doc: dict) -> None:
+        await self.sio.emit("notification:new", payloads.notification(doc), to=user_room(doc["user_id"]))
+
+    async def notification_updated(self, doc: dict) -> None:
+        await self.sio.emit("notification:updated", payloads.notification(doc), to=user_room(doc["user_id"]))
+
+    async def notification_count(self, user_id: str, unread: int) -> None:
+        await self.sio.emit("notification:count", {"unread": unread}, to=user_room(user_id))
+
 
 class NoEvents(Events):
     """For tools that write without anyone listening (seeding, benchmarks' set-up)."""
@@ -59,4 +68,13 @@ class NoEvents(Events):
         return None
 
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
+        return None
+
+    async def notification_new(self, doc: dict) -> None:
+        return None
+
+    async def notification_updated(self, doc: dict) -> None:
+        return None
+
+    async def notification_count(self, user_id: str, unread: int) -> None:
         return None

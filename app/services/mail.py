@@ -1,48 +1,79 @@
-"""Outgoing e-mail: aiosmtplib to SMTP_URL (smtp://[user:password@]host:port, or smtps://).
-Without SMTP_URL the e-mail is written to the log instead (development)."""
+"""Outgoing e-mail over SMTP (aiosmtplib); without SMTP_URL it is written to the log.
+
+Replies to guests are queued as durable `email` jobs. Password-reset e-mails are sent in
+the background instead (send_later): a job would keep the reset link, and so the token, in
+the jobs collection, where the token must never be stored but as a hash."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
+from email.utils import make_msgid
 
 import aiosmtplib
 
+from ..config import parse_smtp_url
+from . import jobs
 from .context import Ctx
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 15
+JOB_KIND = "email"
+SMTP_TIMEOUT = 30
 
 
-def build(ctx: Ctx, *, to: str, subject: str, body: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = ctx.settings.mail_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    return message
+def conversation_link(ctx: Ctx, ticket_id: object) -> str:
+    return f"{ctx.settings.public_url}/widget?ticket={ticket_id}"
 
 
-async def send(ctx: Ctx, *, to: str, subject: str, body: str) -> None:
-    message = build(ctx, to=to, subject=subject, body=body)
-    url = ctx.settings.smtp_url
-    if not url:
-        log.warning("SMTP_URL is not set; this e-mail was not sent:\nTo: %s\nSubject: %s\n\n%s",
-                    to, subject, body)
+def reply_email(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
+    """The e-mail that brings an agent's reply to a guest who is not in the conversation."""
+    subject = ticket.get("subject") or "your conversation"
+    body = (
+        f"Hello {ticket.get('guest_name') or 'there'},\n\n"
+        f"{message['sender_name']} replied to your conversation:\n\n"
+        f"{message['body']}\n\n"
+        f"Continue the conversation: {conversation_link(ctx, ticket['_id'])}\n"
+    )
+    return {"to": ticket["guest_email"], "subject": f"Re: {subject}", "body": body}
+
+
+async def enqueue_reply(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
+    """One e-mail per reply: a second enqueue for the same message is a no-op."""
+    return await jobs.enqueue(
+        ctx, JOB_KIND, reply_email(ctx, ticket=ticket, message=message),
+        dedupe_key=f"email:reply:{message['_id']}",
+    )
+
+
+def build(ctx: Ctx, payload: dict) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = ctx.settings.mail_from
+    email["To"] = payload["to"]
+    email["Subject"] = payload["subject"]
+    email["Message-ID"] = make_msgid(domain="support-chat")
+    email.set_content(payload["body"])
+    return email
+
+
+async def send(ctx: Ctx, payload: dict) -> None:
+    """The `email` job: send one e-mail, or log it when no SMTP server is configured. A
+    failure raises, so the job is retried."""
+    email = build(ctx, payload)
+    if not ctx.settings.smtp_url:
+        log.info("e-mail not sent (SMTP_URL is not set) to %s: %s\n%s",
+                 email["To"], email["Subject"], payload["body"])
         return
-    parts = urlsplit(url)
-    secure = parts.scheme == "smtps"
+    target = parse_smtp_url(ctx.settings.smtp_url)
     await aiosmtplib.send(
-        message,
-        hostname=parts.hostname or "localhost",
-        port=parts.port or (465 if secure else 25),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        use_tls=secure,
-        timeout=TIMEOUT_SECONDS,
+        email,
+        hostname=target.hostname,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        use_tls=target.use_tls,
+        timeout=SMTP_TIMEOUT,
     )
 
 
@@ -51,7 +82,7 @@ def send_later(ctx: Ctx, *, to: str, subject: str, body: str) -> asyncio.Task:
 
     async def deliver() -> None:
         try:
-            await send(ctx, to=to, subject=subject, body=body)
+            await send(ctx, {"to": to, "subject": subject, "body": body})
         except Exception:
             log.exception("could not send e-mail %r to %s", subject, to)
 

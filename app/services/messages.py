@@ -108,7 +108,28 @@ async def send(
         updated = await _touch_ticket(ctx, ticket=ticket, message=doc, identity=identity)
         if updated is not None:
             await ctx.events.ticket_updated(updated, to_guest=updated["status"] != ticket["status"])
+        await _tell_who_is_away(ctx, ticket=ticket, message=doc, identity=identity)
     return Sent(message=doc, created=True)
+
+
+async def _tell_who_is_away(ctx: Ctx, *, ticket: dict, message: dict, identity: Identity) -> None:
+    """Queue an e-mail to a guest who is not in the room when an agent replies, or a
+    notification to an assignee who is not in the room when the guest writes. Nothing is
+    queued (no write at all) when the other side is there to see it."""
+    from . import mail, notifications, presence
+
+    try:
+        if identity.is_agent:
+            if ticket.get("guest_email") and not await presence.guest_in_ticket_room(ctx, ticket=ticket):
+                await mail.enqueue_reply(ctx, ticket=ticket, message=message)
+        elif ticket.get("assignee_id") and not await presence.user_in_ticket_room(
+                ctx, user_id=str(ticket["assignee_id"]), ticket_id=ticket["_id"]):
+            await notifications.enqueue(
+                ctx, user_ids=[ticket["assignee_id"]], kind="guest_message", ticket_id=ticket["_id"],
+                text=f"{message['sender_name']}: {message['body'][:200]}",
+                key=f"message:{message['_id']}")
+    except Exception:  # the message is stored and sent; a lost e-mail must not undo that
+        log.exception("could not queue follow-up work for message %s", message["_id"])
 
 
 async def _touch_ticket(ctx: Ctx, *, ticket: dict, message: dict, identity: Identity) -> dict | None:

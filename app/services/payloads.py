@@ -66,3 +66,21 @@ def user(doc: dict) -> dict:
         "created_at": iso(doc.get("created_at")),
         "last_seen_at": iso(doc.get("last_seen_at")),
     }
+
+
+def notification(doc: dict) -> dict:
+    return {
+        "id": str(doc["_id"]),
+        "kind": doc["kind"],
+        "ticket_id": _id(doc.get("ticket_id")),
+        "text": doc["text"],
+        "read": doc.get("read_at") is not None,
+        "read_at": iso(doc.get("read_at")),
+        "created_at": iso(doc["created_at"]),
+        "cursor": cursors.encode(doc["created_at"], doc["_id"]),
+    }
+
+
+def agent_option(doc: dict) -> dict:
+    """An agent as others pick them (assignee lists): no e-mail, no account details."""
+    return {"id": str(doc["_id"]), "name": doc["name"], "role": doc["role"]}

@@ -9,9 +9,9 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from .. import clock
-from ..errors import Forbidden, NotFound, TicketClosed
+from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
-from . import audit, client, cursors, messages, ratelimit, validate
+from . import audit, client, cursors, messages, notifications, ratelimit, users, validate
 from .context import Ctx
 
 STATUSES = ("open", "pending", "resolved", "closed")
@@ -103,13 +103,26 @@ async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:
 
 
 async def list_for_agents(
-    ctx: Ctx, *, identity: Identity, status: object = None, before: object = None, limit: object = None
+    ctx: Ctx, *, identity: Identity, status: object = None, before: object = None,
+    limit: object = None, assignee: object = None, priority: object = None,
 ) -> TicketPage:
+    """The queue. status: one status, `all`, or `active` (open and pending); assignee: `me`,
+    `none` or an agent's id; priority: one priority."""
     if not identity.is_agent:
         raise Forbidden()
     query: dict = {}
-    if status not in (None, "", "all"):
+    if status == "active":
+        query["status"] = {"$in": ["open", "pending"]}
+    elif status not in (None, "", "all"):
         query["status"] = validate.choice(status, "status", STATUSES)
+    if assignee == "me":
+        query["assignee_id"] = ObjectId(identity.id)
+    elif assignee == "none":
+        query["assignee_id"] = None
+    elif assignee not in (None, "", "all"):
+        query["assignee_id"] = validate.object_id(assignee, "assignee")
+    if priority not in (None, "", "all"):
+        query["priority"] = validate.choice(priority, "priority", PRIORITIES)
     if before not in (None, ""):
         at, oid = cursors.decode(before, "before")
         query.update(cursors.before("updated_at", at, oid))
@@ -180,8 +193,125 @@ async def close(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
     )
     if closed is None:  # already closed: nothing to say twice
         return ticket
-    await messages.add_system(ctx, ticket=closed, body=f"{identity.name} closed the conversation")
+    line = await messages.add_system(ctx, ticket=closed, body=f"{identity.name} closed the conversation")
     await ctx.events.ticket_updated(closed)
     await audit.record(ctx, actor=identity, action="ticket.close", entity=("ticket", closed["_id"]),
                        before={"status": ticket["status"]}, after={"status": "closed"})
+    await _notify_assignee(ctx, identity=identity, ticket=closed, kind="status", line=line,
+                           text=f"{identity.name} closed “{closed.get('subject', '')}”")
     return closed
+
+
+UPDATABLE = ("status", "priority", "assignee_id")
+UPDATE_TRIES = 3
+
+
+async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tuple[dict, dict | None]:
+    """Validate a change set: returns the wanted values and the new assignee's account."""
+    if not identity.is_agent:
+        raise Forbidden("Only agents can change a conversation.")
+    changes = validate.payload(changes)
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise Invalid(f"{unknown[0]} cannot be changed here.", field=unknown[0])
+    if not changes:
+        raise Invalid("Give a status, priority or assignee_id to change.")
+    wanted: dict = {}
+    if "status" in changes:
+        wanted["status"] = validate.choice(changes["status"], "status", STATUSES)
+    if "priority" in changes:
+        wanted["priority"] = validate.choice(changes["priority"], "priority", PRIORITIES)
+    assignee = None
+    if "assignee_id" in changes:
+        if changes["assignee_id"] is None:
+            wanted["assignee_id"] = None
+        else:
+            oid = validate.object_id(changes["assignee_id"], "assignee_id")
+            assignee = await ctx.db.users.find_one(
+                {"_id": oid, "active": True, "role": {"$in": list(users.ROLES)}})
+            if assignee is None:
+                raise Invalid("assignee_id is not an active agent.", field="assignee_id")
+            wanted["assignee_id"] = oid
+    return wanted, assignee
+
+
+async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: object) -> dict:
+    """Change a ticket's status, priority and assignee. Each real change is written as one
+    conditional update (on the values it replaces), then said in the conversation, sent as
+    ticket:updated, and the people concerned are notified. Closing goes through close()."""
+    wanted, assignee = await check_update(ctx, identity=identity, changes=changes)
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    closing = wanted.get("status") == "closed"
+    fields = {k: v for k, v in wanted.items() if not (k == "status" and closing)}
+    before, diff = ticket, {}
+    for _ in range(UPDATE_TRIES):
+        diff = {k: v for k, v in fields.items() if ticket.get(k) != v}
+        if not diff:
+            break
+        now = clock.utcnow()
+        update_set = {**diff, "updated_at": now}
+        if "status" in diff and ticket["status"] == "closed":
+            update_set["closed_at"] = None  # reopened
+        updated = await ctx.db.tickets.find_one_and_update(
+            {"_id": ticket["_id"], **{k: ticket.get(k) for k in diff}},
+            {"$set": update_set},
+            return_document=ReturnDocument.AFTER,
+        )
+        if updated is not None:
+            before, ticket = ticket, updated
+            break
+        ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket["_id"])
+    else:
+        raise Conflict("This conversation changed at the same moment. Please try again.")
+    if diff:
+        await _announce(ctx, identity=identity, before=before, ticket=ticket, diff=diff,
+                        assignee=assignee)
+    if closing:
+        ticket = await close(ctx, identity=identity, ticket_id=ticket["_id"])
+    return ticket
+
+
+async def _announce(ctx: Ctx, *, identity: Identity, before: dict, ticket: dict, diff: dict,
+                    assignee: dict | None) -> None:
+    """After an update: the audit event, one system line per change, ticket:updated,
+    notifications."""
+    await audit.record(
+        ctx, actor=identity, action="ticket.update", entity=("ticket", ticket["_id"]),
+        before={k: before.get(k) for k in diff}, after=dict(diff),
+    )
+    actor, subject = identity.name, ticket.get("subject", "")
+    if "assignee_id" in diff:
+        old_id = before.get("assignee_id")
+        if diff["assignee_id"] is None:
+            old = await users.get_user(ctx.db, user_id=str(old_id)) if old_id else None
+            line = await messages.add_system(
+                ctx, ticket=ticket,
+                body=f"{actor} unassigned {old['name']}" if old else f"{actor} removed the assignee")
+        else:
+            target = "themselves" if str(diff["assignee_id"]) == identity.id else assignee["name"]
+            line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} assigned this to {target}")
+            if str(diff["assignee_id"]) != identity.id:
+                await notifications.enqueue(
+                    ctx, user_ids=[diff["assignee_id"]], kind="assigned", ticket_id=ticket["_id"],
+                    text=f"{actor} assigned “{subject}” to you", key=f"line:{line['_id']}")
+        if old_id and str(old_id) != identity.id:
+            await notifications.enqueue(
+                ctx, user_ids=[old_id], kind="unassigned", ticket_id=ticket["_id"],
+                text=f"{actor} took “{subject}” off your queue", key=f"line:{line['_id']}:old")
+    if "priority" in diff:
+        await messages.add_system(ctx, ticket=ticket, body=f"{actor} set priority to {diff['priority']}")
+    if "status" in diff:
+        line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} marked this {diff['status']}")
+        await _notify_assignee(ctx, identity=identity, ticket=ticket, kind="status", line=line,
+                               text=f"{actor} marked “{subject}” {diff['status']}")
+    await ctx.events.ticket_updated(ticket)
+
+
+async def _notify_assignee(ctx: Ctx, *, identity: Identity, ticket: dict, kind: str,
+                           line: dict | None, text: str) -> None:
+    """Tell the ticket's assignee about a change someone else made."""
+    assignee_id = ticket.get("assignee_id")
+    if not assignee_id or str(assignee_id) == identity.id or line is None:
+        return
+    await notifications.enqueue(ctx, user_ids=[assignee_id], kind=kind, ticket_id=ticket["_id"],
+                                text=text, key=f"line:{line['_id']}")

@@ -113,6 +113,17 @@ async def get_user(db: Database, *, user_id: str) -> dict | None:
     return await db.users.find_one({"_id": ObjectId(user_id)})
 
 
+async def list_active_agents(db: Database) -> list[dict]:
+    """Every active agent and admin, by name: who a ticket can be assigned to."""
+    return await db.users.find({"active": True, "role": {"$in": list(ROLES)}}).sort(
+        [("name", 1), ("_id", 1)]).to_list(1000)
+
+
+async def active_admin_ids(db: Database) -> list[str]:
+    admins = await db.users.find({"active": True, "role": "admin"}, {"_id": 1}).to_list(1000)
+    return [str(a["_id"]) for a in admins]
+
+
 async def seed(db: Database, settings: Settings) -> list[str]:
     """The accounts start-up creates: ADMIN_EMAIL's admin, and demo accounts on the embedded
     store. Returns lines for the start-up banner."""

@@ -77,6 +77,12 @@ async def ticket_close(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
     return {"ticket": payloads.ticket(ticket)}
 
 
+async def ticket_update(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    changes = {k: v for k, v in data.items() if k != "ticket_id"}
+    ticket = await tickets.update(ctx, identity=identity, ticket_id=data.get("ticket_id"), changes=changes)
+    return {"ticket": payloads.ticket(ticket)}
+
+
 HANDLERS = {
     "ticket:join": ticket_join,
     "ticket:leave": ticket_leave,
@@ -85,4 +91,5 @@ HANDLERS = {
     "messages:history": messages_history,
     "typing": typing,
     "ticket:close": ticket_close,
+    "ticket:update": ticket_update,
 }

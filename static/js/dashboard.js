@@ -10,6 +10,7 @@ import {
   timeElement,
   watchConnection,
 } from "./chat-core.js";
+import { bindBell } from "./bell.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,6 +28,11 @@ const queueStatus = $("queue-status");
 const queueCount = $("queue-count");
 const queueMore = $("queue-more");
 const statusFilter = $("status-filter");
+const assigneeFilter = $("assignee-filter");
+const priorityFilter = $("priority-filter");
+const ticketStatus = $("ticket-status");
+const ticketPriority = $("ticket-priority");
+const ticketAssignee = $("ticket-assignee");
 
 const emptyPane = $("conversation-empty");
 const pane = $("conversation");
@@ -103,6 +109,8 @@ const composer = bindComposer({
   },
 });
 
+bindBell(socket);
+
 socket.on("message:new", (message) => conversation.receive(message));
 socket.on("typing", (event) => conversation.receiveTyping(event));
 socket.on("ticket:updated", (ticket) => {
@@ -115,7 +123,9 @@ watchConnection(socket, banner, {
     // Subscribed first (the handshake puts us in the agents room), then fetch: no
     // ticket:updated can fall between the two.
     loadQueue();
-    if (!first) conversation.resume();
+    loadAgents();
+    if (first) openLinkedTicket();
+    else conversation.resume();
   },
   onRefused() {
     window.location.assign(LOGIN_URL);
@@ -136,9 +146,26 @@ function currentFilter() {
   return statusFilter.value === "all" ? null : statusFilter.value;
 }
 
+/** The query of the queue: status, assignee (me, none or an id) and priority. */
+function queueQuery() {
+  const query = { status: currentFilter() ?? undefined };
+  if (assigneeFilter.value !== "all") query.assignee = assigneeFilter.value;
+  if (priorityFilter.value !== "all") query.priority = priorityFilter.value;
+  return query;
+}
+
 function matchesFilter(ticket) {
   const status = currentFilter();
-  return !status || ticket.status === status;
+  if (status === "active") {
+    if (ticket.status !== "open" && ticket.status !== "pending") return false;
+  } else if (status && ticket.status !== status) {
+    return false;
+  }
+  const assignee = assigneeFilter.value;
+  if (assignee === "me" && ticket.assignee_id !== me.id) return false;
+  if (assignee === "none" && ticket.assignee_id) return false;
+  const priority = priorityFilter.value;
+  return priority === "all" || (ticket.priority ?? "normal") === priority;
 }
 
 function activityTime(ticket) {
@@ -158,7 +185,7 @@ async function loadQueue() {
   queue.buffered = new Map();
   if (!queue.tickets.size) setQueueStatus("Loading tickets…");
   try {
-    const data = await api("/api/tickets", { query: { status: currentFilter() ?? undefined, limit: 50 } });
+    const data = await api("/api/tickets", { query: { ...queueQuery(), limit: 50 } });
     if (request !== queue.request) return;
     queue.tickets = new Map();
     for (const ticket of data.tickets ?? []) queue.tickets.set(ticket.id, ticket);
@@ -183,7 +210,7 @@ async function loadMore() {
   queueMore.disabled = true;
   try {
     const data = await api("/api/tickets", {
-      query: { status: currentFilter() ?? undefined, limit: 50, before: queue.nextCursor },
+      query: { ...queueQuery(), limit: 50, before: queue.nextCursor },
     });
     if (request !== queue.request) return;
     for (const ticket of data.tickets ?? []) {
@@ -253,9 +280,11 @@ function renderQueue() {
   }
 
   const label = statusFilter.selectedOptions[0]?.textContent.toLowerCase() ?? "";
+  const narrowed = assigneeFilter.value !== "all" || priorityFilter.value !== "all";
   queueCount.textContent = tickets.length ? `${tickets.length}${queue.nextCursor ? "+" : ""}` : "";
   if (!tickets.length && !queue.loading) {
-    setQueueStatus(label === "all" ? "No tickets yet." : `No ${label} tickets.`);
+    if (narrowed) setQueueStatus("No tickets match these filters.");
+    else setQueueStatus(label === "all" ? "No tickets yet." : `No ${label} tickets.`);
   } else if (tickets.length) {
     setQueueStatus(null);
   }
@@ -330,12 +359,14 @@ queueList.addEventListener("keydown", (event) => {
   rows[Math.max(0, Math.min(rows.length - 1, index + (event.key === "ArrowDown" ? 1 : -1)))].focus();
 });
 
-statusFilter.addEventListener("change", () => {
-  queue.tickets = new Map();
-  queue.nextCursor = null;
-  queueList.replaceChildren();
-  loadQueue();
-});
+for (const filter of [statusFilter, assigneeFilter, priorityFilter]) {
+  filter.addEventListener("change", () => {
+    queue.tickets = new Map();
+    queue.nextCursor = null;
+    queueList.replaceChildren();
+    loadQueue();
+  });
+}
 
 queueMore.addEventListener("click", loadMore);
 
@@ -405,6 +436,7 @@ function renderTicketHeader(ticket) {
 
   const closed = ticket.status === "closed";
   const joined = conversation.ticketId === ticket.id && conversation.ticket;
+  renderControls(ticket, Boolean(joined));
   closedBar.hidden = !closed;
   closeButton.hidden = closed;
   closeButton.disabled = closed || !joined;
@@ -437,6 +469,75 @@ closeButton.addEventListener("click", async () => {
     if (conversation.ticket) renderTicketHeader(conversation.ticket);
   }
 });
+
+// ------------------------------------------------------------------ status, priority, assignee
+
+const agents = new Map(); // id -> {id, name, role}: who a ticket can be assigned to
+
+async function loadAgents() {
+  try {
+    const data = await api("/api/agents");
+    agents.clear();
+    for (const agent of data.agents ?? []) agents.set(agent.id, agent);
+    if (conversation.ticket) renderControls(conversation.ticket, true);
+  } catch (error) {
+    authLost(error);
+  }
+}
+
+function renderControls(ticket, enabled) {
+  const options = [["", "Unassigned"]];
+  for (const agent of agents.values()) {
+    options.push([agent.id, agent.id === me.id ? `${agent.name} (me)` : agent.name]);
+  }
+  if (ticket.assignee_id && !agents.has(ticket.assignee_id)) {
+    options.push([ticket.assignee_id, "Someone no longer active"]);
+  }
+  ticketAssignee.replaceChildren(
+    ...options.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      return option;
+    }),
+  );
+  ticketStatus.value = ticket.status;
+  ticketPriority.value = ticket.priority ?? "normal";
+  ticketAssignee.value = ticket.assignee_id ?? "";
+  for (const select of [ticketStatus, ticketPriority, ticketAssignee]) {
+    if (!select.dataset.busy) select.disabled = !enabled;
+  }
+}
+
+async function changeTicket(select, field, value) {
+  const ticketId = openId;
+  if (!ticketId) return;
+  select.dataset.busy = "1";
+  select.disabled = true;
+  showPaneError(null);
+  try {
+    const { ticket } = await ask(socket, "ticket:update", { ticket_id: ticketId, [field]: value });
+    conversation.updateTicket(ticket);
+    applyTicket(ticket);
+  } catch (error) {
+    if (openId === ticketId) showPaneError(`Could not change the ticket. ${error.message}`);
+  } finally {
+    delete select.dataset.busy;
+    if (openId === ticketId && conversation.ticket) renderTicketHeader(conversation.ticket);
+  }
+}
+
+ticketStatus.addEventListener("change", () => changeTicket(ticketStatus, "status", ticketStatus.value));
+ticketPriority.addEventListener("change", () => changeTicket(ticketPriority, "priority", ticketPriority.value));
+ticketAssignee.addEventListener("change", () =>
+  changeTicket(ticketAssignee, "assignee_id", ticketAssignee.value || null),
+);
+
+/** /dashboard?ticket=<id> (the links in notifications) opens that conversation. */
+function openLinkedTicket() {
+  const linked = new URLSearchParams(window.location.search).get("ticket");
+  if (linked && /^[0-9a-f]{24}$/.test(linked)) openTicket(linked);
+}
 
 $("back-to-queue").addEventListener("click", () => {
   root.dataset.view = "queue";

@@ -26,6 +26,8 @@ async def test_a_note_reaches_agents_but_never_the_guest_socket_or_guest_endpoin
         assert (await resp.json())["message"]["kind"] == "note"
     notes = await other_agent.wait_for("message:new", count=2, where=lambda m: m["kind"] == "note")
     assert [n["body"] for n in notes] == ["Refund approved internally", "Second internal note"]
+    # a note is not the conversation's latest line: the queue preview (which guests see) is unchanged
+    assert (await live_server.ctx.db.tickets.find_one({}))["last_message_preview"] == preview_before
 
     # A later ordinary message reaches the guest: anything before it would have arrived first.
     await agent_socket.call("message:send", {"ticket_id": guest.ticket_id, "body": "We refunded you",
