@@ -226,6 +226,9 @@ async def connect(live_server: LiveServer):
     for sio in clients:
         if sio.connected:
             await sio.disconnect()
+        # A refused handshake leaves the client's own HTTP session open.
+        if sio.eio.http is not None and not sio.eio.http.closed:
+            await sio.eio.http.close()
 
 
 def _recorder_for(recorder: Recorder, name: str):
