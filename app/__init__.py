@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(pages.routes)
 
     app.cleanup_ctx.append(_database(database))
+    app.cleanup_ctx.append(socket_server.message_queue)
     return app
 
 

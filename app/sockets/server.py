@@ -22,8 +22,14 @@ Handler = Callable[[Ctx, str, Identity, dict], Awaitable[dict]]
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
+    client_manager = None
+    if settings.redis_url:  # several processes as one: emits and presence go through Redis
+        from .cluster import ClusterManager
+
+        client_manager = ClusterManager(settings.redis_url)
     return socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
         cors_allowed_origins=list(settings.allowed_origins) or None,
         cors_credentials=True,
@@ -45,6 +51,21 @@ async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
     if guest_id is not None:
         return Identity(role="guest", id=guest_id, name="")
     return None
+
+
+async def message_queue(app):
+    """cleanup_ctx: with REDIS_URL, listen to the other processes from start-up (not from the
+    first client), keep this process's presence in Redis, and close it all at shutdown."""
+    from ..keys import sio_key
+    from .cluster import ClusterManager
+
+    manager = app[sio_key].manager
+    if not isinstance(manager, ClusterManager):
+        yield
+        return
+    await manager.start()
+    yield
+    await manager.close()
 
 
 def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
