@@ -39,6 +39,7 @@ class Settings:
     guest_cookie_days: int = 180
     log_level: str = "INFO"
     redis_url: str | None = None
+    ws_compression: bool = False
 
     @property
     def production(self) -> bool:
@@ -101,6 +102,10 @@ class Settings:
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
 
+        ws_compression_raw = (get("WS_COMPRESSION") or "0").lower()
+        if ws_compression_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"WS_COMPRESSION must be 0 or 1, not {ws_compression_raw!r}")
+
         return cls(
             host=get("HOST") or "127.0.0.1",
             port=port,
@@ -115,4 +120,5 @@ class Settings:
             seed_demo=not mongodb_uri,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             redis_url=redis_url,
+            ws_compression=ws_compression_raw in ("1", "true", "yes", "on"),
         )

@@ -15,6 +15,7 @@ from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, parse_cookie_head
 from ..services import users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
+from .transport import use_websocket_compression
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         from .cluster import ClusterManager
 
         client_manager = ClusterManager(settings.redis_url)
-    return socketio.AsyncServer(
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
@@ -36,6 +37,8 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         logger=False,
         engineio_logger=False,
     )
+    use_websocket_compression(sio.eio, settings.ws_compression)
+    return sio
 
 
 async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
