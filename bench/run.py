@@ -250,7 +250,7 @@ OPEN_RATE = 500
 
 
 async def scenario(kind: str, args) -> dict:
-    out: dict = {}
+    out: dict = {"loadavg": os.getloadavg()[0]}  # other work on the machine skews everything
     env = dict(kv.split("=", 1) for kv in args.env)
 
     async def start() -> Server:
@@ -370,8 +370,10 @@ async def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             print(f"run {run + 1}/{args.runs}: {kind} ...", flush=True)
             results[kind].append(await scenario(kind, args))
-    print(f"\n{args.runs} run(s), medians, {time.perf_counter() - started:.0f} s, "
-          f"load average before: {os.getloadavg()[0]:.1f}\n")
+    loads = [r["loadavg"] for runs in results.values() for r in runs]
+    print(f"\n{args.runs} run(s), medians, {time.perf_counter() - started:.0f} s; "
+          f"1-min load average at the scenarios' starts: {min(loads):.1f}-{max(loads):.1f} "
+          f"(2 cores: above ~2 other work shares the CPU)\n")
     print(table(results, args.idle_steps))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
