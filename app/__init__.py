@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(admin.routes)
 
     app.cleanup_ctx.append(_database(database))
+    app.cleanup_ctx.append(socket_server.message_queue)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
     return app

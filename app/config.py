@@ -65,6 +65,7 @@ class Settings:
     def public_url(self) -> str:
         """Where links in e-mails point: PUBLIC_URL, else this server's own address."""
         return self.public_url_setting or f"http://{self.host}:{self.port}"
+    ws_compression: bool = False
 
     @property
     def production(self) -> bool:
@@ -145,6 +146,9 @@ class Settings:
             public_url = public_url.rstrip("/")
             if not public_url.startswith(("http://", "https://")):
                 raise ConfigError(f"PUBLIC_URL must start with http(s)://: {public_url!r}")
+        ws_compression_raw = (get("WS_COMPRESSION") or "0").lower()
+        if ws_compression_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"WS_COMPRESSION must be 0 or 1, not {ws_compression_raw!r}")
 
         return cls(
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
@@ -167,6 +171,7 @@ class Settings:
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             redis_url=redis_url,
             **trust,
+            ws_compression=ws_compression_raw in ("1", "true", "yes", "on"),
         )
 
 

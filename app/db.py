@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
 from .config import Settings
@@ -50,7 +51,95 @@ def connect(settings: Settings) -> Database:
     from mongomock_motor import AsyncMongoMockClient
 
     client = AsyncMongoMockClient(tz_aware=True)
-    return Database(client=client, db=client[settings.mongodb_db], embedded=True)
+    database = Database(client=client, db=client[settings.mongodb_db], embedded=True)
+    for name in COLLECTIONS:
+        _index_the_embedded_engine(getattr(database, name))
+    return database
+
+
+def _index_the_embedded_engine(collection: Any) -> None:
+    """mongomock has indexes on paper only: it checks a unique index by scanning every
+    document on every insert, and finds a document by _id by scanning them all too. The chat
+    does both on every message, so the embedded store slowed down with every message stored
+    (at a few thousand messages it was most of the server's time). Give both a hash lookup.
+
+    The unique check keeps a map from each unique index's key values to the _id last written
+    with them. A hit is believed only if that document still exists with the same values (so
+    deletes and updates cannot leave a false duplicate); every write that can create a key
+    goes through this check (mongomock calls it on insert and on update), so a miss is a miss."""
+    from mongomock import DuplicateKeyError, filtering, helpers
+
+    mock = collection._AsyncMongoMockCollection__collection  # the mongomock Collection
+    store = mock._store
+    owners: dict[tuple, Any] = {}
+    scan_uniques = mock._ensure_uniques
+
+    def key_of(index: dict, doc: dict) -> tuple | None:
+        """The index's key values in this document, or None when the index skips it."""
+        values = []
+        for field, _ in index["key"]:
+            try:
+                values.append(helpers.get_value_by_dot(doc, field))
+            except KeyError:
+                values.append(None)
+        if index.get("sparse") and all(v is None for v in values):
+            return None
+        partial = index.get("partialFilterExpression")
+        if partial is not None and not filtering.filter_applies(partial, doc):
+            return None
+        return tuple(values)
+
+    primed: set[str] = set()
+
+    def prime(name: str, index: dict, writing: Any) -> None:
+        """An index made after documents were stored: learn who holds which key, once
+        (apart from the document being written, which is in the store already)."""
+        for doc in list(store.documents):
+            if doc["_id"] == writing:
+                continue
+            key = key_of(index, doc)
+            if key is not None:
+                owners[(name, key)] = doc["_id"]
+        primed.add(name)
+
+    def ensure_uniques(new_data: dict) -> None:
+        taken = []
+        for name, index in store.indexes.items():
+            if not index.get("unique"):
+                continue
+            if name not in primed:
+                try:
+                    prime(name, index, new_data["_id"])
+                except TypeError:
+                    return scan_uniques(new_data)
+            key = key_of(index, new_data)
+            if key is None:
+                continue
+            try:
+                owner = owners.get((name, key))
+            except TypeError:  # an unhashable value (a list, a sub-document): scan as before
+                return scan_uniques(new_data)
+            if owner is not None and owner != new_data["_id"] and owner in store:
+                if key_of(index, store[owner]) == key:
+                    fields = [f for f, _ in index["key"]]
+                    raise DuplicateKeyError(
+                        "E11000 Duplicate Key Error", 11000,
+                        {"keyValue": dict(zip(fields, key, strict=True)), "keyPattern": dict(index["key"])},
+                    )
+            taken.append((name, key))
+        for entry in taken:  # only once every index agreed: a refused write takes nothing
+            owners[entry] = new_data["_id"]
+
+    iter_documents = mock._iter_documents
+
+    def iter_documents_by_id(filter):
+        if type(filter) is dict and len(filter) == 1 and type(filter.get("_id")) in (ObjectId, str):
+            oid = filter["_id"]
+            return iter([store[oid]] if oid in store else [])
+        return iter_documents(filter)
+
+    mock._ensure_uniques = ensure_uniques
+    mock._iter_documents = iter_documents_by_id
 
 
 async def ensure_indexes(database: Database) -> None:

@@ -95,7 +95,9 @@ async def test_run_py_serves_the_embedded_store_with_demo_accounts():
     try:
         banner = b""
         while b"Ctrl+C" not in banner:
-            banner += await asyncio.wait_for(proc.stdout.readline(), 30)
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, f"run.py exited before it was ready: {banner.decode()}"
+            banner += line
         assert b"demo agent: agent@example.com / agent-demo-1234" in banner
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{port}/api/auth/login",

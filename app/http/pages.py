@@ -3,8 +3,9 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..keys import ctx_key, db_key
+from ..keys import ctx_key, db_key, sio_key
 from ..services import payloads, users
+from ..sockets.cluster import ClusterManager
 from . import identity
 
 routes = web.RouteTableDef()
@@ -58,6 +59,12 @@ async def readyz(request: web.Request) -> web.Response:
         checks["mongodb"] = "ok" if await request.app[ctx_key].db.ping() else "failing"
     except Exception as exc:
         checks["mongodb"] = f"failing: {type(exc).__name__}"
+    manager = request.app[sio_key].manager
+    if isinstance(manager, ClusterManager):
+        try:
+            checks["redis"] = "ok" if await manager.ping() else "failing: not subscribed"
+        except Exception as exc:
+            checks["redis"] = f"failing: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
                              status=200 if ready else 503)

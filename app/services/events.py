@@ -28,6 +28,12 @@ def guest_room(guest_id: str) -> str:
     return f"guest:{guest_id}"
 
 
+def presence_room(room: object) -> bool:
+    """The rooms the presence service asks about: with several processes their members
+    are kept in Redis too (app/sockets/cluster.py)."""
+    return isinstance(room, str) and room.startswith(("ticket:", "user:", "guest:")) and not room.endswith(":staff")
+
+
 @dataclass
 class Events:
     """Wraps the Socket.IO server (or, in a worker-only process, a write-only manager)."""

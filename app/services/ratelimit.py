@@ -6,6 +6,7 @@ an e-mail, a guest), so one key's limit never blocks another's."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from limits.storage import storage_from_string
 from ..config import Settings
 from ..errors import RateLimited
 from .context import Ctx
+
+log = logging.getLogger(__name__)
 
 RULES = {
     "login_ip": "rate_login_per_ip",
@@ -63,10 +66,27 @@ async def hit(ctx: Ctx, rule: str, key: str | None) -> None:
         return
     limiter = _limiter(ctx)
     item = limiter.items[rule]
-    if await limiter.strategy.hit(item, rule, key):
+    try:
+        if await limiter.strategy.hit(item, rule, key):
+            return
+        stats = await limiter.strategy.get_window_stats(item, rule, key)
+    except Exception as exc:
+        # The counters' store (Redis) is unreachable. Refusing every message and sign-in
+        # until it is back would turn a limiter outage into a chat outage: let it through.
+        _warn_unavailable(exc)
         return
-    stats = await limiter.strategy.get_window_stats(item, rule, key)
     raise RateLimited(retry_after=math.ceil(max(1.0, stats.reset_time - time.time())))
+
+
+_last_warning = 0.0
+
+
+def _warn_unavailable(exc: Exception) -> None:
+    global _last_warning  # a log throttle only; no state that matters
+    now = time.monotonic()
+    if now - _last_warning > 10:
+        _last_warning = now
+        log.warning("rate limits not enforced: their store is unreachable (%s)", exc)
 
 
 async def close(ctx: Ctx) -> None:

@@ -22,6 +22,7 @@ from ..security import (
 from ..services import client, users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
+from .transport import use_websocket_compression
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,22 @@ Handler = Callable[[Ctx, str, Identity, dict], Awaitable[dict]]
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    client_manager = None
+    if settings.redis_url:  # several processes as one: emits and presence go through Redis
+        from .cluster import ClusterManager
+
+        client_manager = ClusterManager(settings.redis_url)
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
         cors_allowed_origins=list(settings.allowed_origins) or None,
         cors_credentials=True,
         logger=False,
         engineio_logger=False,
     )
+    use_websocket_compression(sio.eio, settings.ws_compression)
+    return sio
 
 
 async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
@@ -64,6 +73,19 @@ def handshake_client(ctx: Ctx, environ: dict) -> client.ClientInfo:
         user_agent=environ.get("HTTP_USER_AGENT"),
         trust_proxy=ctx.settings.trust_proxy,
     )
+async def message_queue(app):
+    """cleanup_ctx: with REDIS_URL, listen to the other processes from start-up (not from the
+    first client), keep this process's presence in Redis, and close it all at shutdown."""
+    from ..keys import sio_key
+    from .cluster import ClusterManager
+
+    manager = app[sio_key].manager
+    if not isinstance(manager, ClusterManager):
+        yield
+        return
+    await manager.start()
+    yield
+    await manager.close()
 
 
 def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
