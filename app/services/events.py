@@ -3,12 +3,18 @@ succeeded; the payloads come from payloads.py, never raw documents."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import payloads
 
+log = logging.getLogger(__name__)
+
 AGENTS_ROOM = "agents"
+# Queue rows refresh at most this often per ticket while messages stream in.
+ACTIVITY_WINDOW = 0.25
 
 
 def ticket_room(ticket_id: object) -> str:
@@ -39,14 +45,59 @@ class Events:
     """Wraps the Socket.IO server (or, in a worker-only process, a write-only manager)."""
 
     sio: Any
+    activity_window: float = ACTIVITY_WINDOW
+    # Tickets whose activity update went out less than a window ago, and the newest state
+    # waiting to follow it at the window's end.
+    _cooling: set = field(default_factory=set, repr=False)
+    _trailing: dict = field(default_factory=dict, repr=False)
+    _sending: set = field(default_factory=set, repr=False)
 
     async def message_new(self, doc: dict, *, skip_sid: str | None = None) -> None:
         room = staff_room(doc["ticket_id"]) if doc["kind"] == "note" else ticket_room(doc["ticket_id"])
         await self.sio.emit("message:new", payloads.message(doc), to=room, skip_sid=skip_sid)
 
     async def ticket_updated(self, ticket: dict, *, to_guest: bool = True) -> None:
+        """A change of the ticket itself (status, priority, assignee, a new ticket): sent at
+        once. A message-activity update still waiting is older than this one: dropped."""
+        self._trailing.pop(ticket["_id"], None)
         rooms = [AGENTS_ROOM, ticket_room(ticket["_id"])] if to_guest else AGENTS_ROOM
         await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=rooms)
+
+    async def ticket_activity(self, ticket: dict) -> None:
+        """A message moved the ticket in the agents' queues (time, preview). Sent at once,
+        then at most once per window per ticket, the last one carrying the newest state:
+        at hundreds of messages a second, one queue refresh per message per agent was
+        half of all frames the server wrote, for rows nobody can read that fast."""
+        ticket_id = ticket["_id"]
+        if ticket_id in self._cooling:
+            self._trailing[ticket_id] = ticket
+            return
+        self._open_window(ticket_id)
+        await self._emit_activity(ticket)
+
+    def _open_window(self, ticket_id: object) -> None:
+        self._cooling.add(ticket_id)
+        asyncio.get_running_loop().call_later(self.activity_window, self._window_closed, ticket_id)
+
+    def _window_closed(self, ticket_id: object) -> None:
+        newest = self._trailing.pop(ticket_id, None)
+        if newest is None:
+            self._cooling.discard(ticket_id)
+            return
+        # The trailing update opens the next window at once, so a message arriving before
+        # its send has run waits for the window instead of sending a second update.
+        self._open_window(ticket_id)
+        task = asyncio.get_running_loop().create_task(self._emit_activity(newest))
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+
+    async def _emit_activity(self, ticket: dict) -> None:
+        await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=AGENTS_ROOM)
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("queue update not sent: %s", task.exception())
 
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
         await self.sio.emit("typing", payload, to=ticket_room(ticket_id), skip_sid=skip_sid)
@@ -71,6 +122,9 @@ class NoEvents(Events):
         return None
 
     async def ticket_updated(self, ticket: dict, *, to_guest: bool = True) -> None:
+        return None
+
+    async def ticket_activity(self, ticket: dict) -> None:
         return None
 
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:

@@ -106,8 +106,10 @@ async def send(
                            after={"message_id": doc["_id"], "body": body})
     if kind == "message":
         updated = await _touch_ticket(ctx, ticket=ticket, message=doc, identity=identity)
-        if updated is not None:
-            await ctx.events.ticket_updated(updated, to_guest=updated["status"] != ticket["status"])
+        if updated is not None and updated["status"] != ticket["status"]:
+            await ctx.events.ticket_updated(updated)  # reopened by the guest: everyone is told
+        elif updated is not None:
+            await ctx.events.ticket_activity(updated)
         await _tell_who_is_away(ctx, ticket=ticket, message=doc, identity=identity)
     return Sent(message=doc, created=True)
 

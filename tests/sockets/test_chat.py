@@ -331,3 +331,27 @@ async def test_many_concurrent_senders_each_get_their_own_message(guest, guest_s
     got = await agent_socket.wait_for("message:new", count=20, where=lambda m: m["sender_role"] == "guest")
     assert sorted(m["body"] for m in got) == sorted(f"b{i}" for i in range(20))
     assert message_service.BODY_MAX == 5000
+
+
+async def test_a_burst_of_messages_refreshes_the_queue_a_few_times_ending_on_the_newest(
+        guest, guest_socket, agent_socket):
+    for i in range(20):
+        await guest_socket.call(
+            "message:send", {"ticket_id": guest.ticket_id, "body": f"burst {i}", "client_msg_id": f"u{i}"})
+    last = await agent_socket.wait_for(
+        "ticket:updated", where=lambda t: t["last_message_preview"] == "burst 19")
+    assert last[-1]["id"] == guest.ticket_id
+    updates = [t for t in agent_socket.received("ticket:updated") if t["id"] == guest.ticket_id]
+    assert len(updates) < 20  # not one per message
+    assert updates[-1]["last_message_preview"] == "burst 19"  # and the newest state is the last word
+
+
+async def test_a_close_right_after_a_burst_is_not_followed_by_a_stale_queue_update(
+        guest, guest_socket, agent_socket):
+    for i in range(5):
+        await guest_socket.call(
+            "message:send", {"ticket_id": guest.ticket_id, "body": f"quick {i}", "client_msg_id": f"q{i}"})
+    assert (await agent_socket.call("ticket:close", {"ticket_id": guest.ticket_id}))["ok"]
+    await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "closed")
+    await asyncio.sleep(0.4)  # past the coalescing window: a dropped update would have arrived by now
+    assert agent_socket.received("ticket:updated")[-1]["status"] == "closed"
