@@ -31,6 +31,7 @@ let sent = 0;
 let latencies = [];
 let ackLatencies = [];
 let otherEvents = 0;
+const otherByName = {};
 
 function onMessage(msg) {
   const body = msg && msg.body;
@@ -52,7 +53,12 @@ function connectOne(client) {
       timeout: 30000,
     });
     socket.on("message:new", onMessage);
-    socket.onAny((name) => { if (name !== "message:new" && measuring) otherEvents += 1; });
+    socket.onAny((name) => {
+      if (name !== "message:new" && measuring) {
+        otherEvents += 1;
+        otherByName[name] = (otherByName[name] || 0) + 1;
+      }
+    });
     socket.once("connect", async () => {
       try {
         for (const ticketId of client.join || []) {
@@ -178,6 +184,7 @@ function report(windowS, cpu) {
     ack_errors: ackErrors,
     delivered_per_s: delivered / windowS,
     other_events_per_s: otherEvents / windowS,
+    other_events_by_name: otherByName,
     latency_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? null },
     ack_ms: { p50: percentile(ackLatencies, 50), p99: percentile(ackLatencies, 99) },
     generator_cpu_pct: ((cpu.user + cpu.system) / 1e6 / windowS) * 100,
