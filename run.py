@@ -93,23 +93,42 @@ async def _settle_memory(app) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _settings():
+    """Settings from the environment, with logging set up; None (and one line on stderr)
+    when the configuration is bad."""
+    import logging
+
+    from app.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def _failed(what: str, exc: Exception) -> int:
+    """A start-up failure (database unreachable, ...) as one line, not a traceback."""
+    first_line = (str(exc) or type(exc).__name__).splitlines()[0][:300]
+    print(f"error: {what} failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
+    return 1
+
+
 def serve() -> int:
     import logging
 
     from aiohttp import web
 
     from app import create_app
-    from app.config import ConfigError, Settings
     from app.keys import startup_notes_key
 
-    try:
-        settings = Settings.from_env(os.environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     log = logging.getLogger("run")
     if settings.embedded_db:
         log.warning(
@@ -140,34 +159,23 @@ def serve() -> int:
         reason = exc.strerror or str(exc)
         print(f"error: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         return 1
-    except Exception as exc:  # start-up failed (database unreachable, ...): one line, no traceback
-        first_line = (str(exc) or type(exc).__name__).splitlines()[0][:300]
-        print(f"error: start-up failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _failed("start-up", exc)
     return 0
 
 
 def work() -> int:
     import asyncio
-    import logging
 
-    from app.config import ConfigError, Settings
     from app.jobs import standalone
 
-    try:
-        settings = Settings.from_env(os.environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         asyncio.run(standalone.main(settings))
-    except Exception as exc:  # database unreachable, ...: one line, no traceback
-        first_line = (str(exc) or type(exc).__name__).splitlines()[0][:300]
-        print(f"error: worker failed: {type(exc).__name__}: {first_line}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _failed("worker", exc)
     return 0
 
 
