@@ -1,5 +1,10 @@
-"""Rate limits (the `limits` library, async API): moving windows kept in memory, or in
-Redis when REDIS_URL is set so that every process shares the counters.
+"""Rate limits (the `limits` library, async API): sliding-window counters kept in memory, or
+in Redis when REDIS_URL is set so that every process shares the counters.
+
+Sliding-window counters, not moving windows: a moving window keeps one entry per hit, and
+the in-memory storage sweeps them with a task per hit that hops to a thread once per key;
+on the message path that sweeping cost more than the limiting. A counter is two numbers
+per key and allows the same counts (exact within a window, weighted across its edge).
 
 Each rule is a Settings field ("10/10 minutes"); a bucket is the rule plus a key (an IP,
 an e-mail, a guest), so one key's limit never blocks another's."""
@@ -12,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from ..config import Settings
@@ -46,7 +51,7 @@ def storage_uri(settings: Settings) -> str:
 
 @dataclass
 class Limiter:
-    strategy: MovingWindowRateLimiter
+    strategy: SlidingWindowCounterRateLimiter
     items: dict[str, RateLimitItem]
 
 
@@ -55,7 +60,7 @@ def _limiter(ctx: Ctx) -> Limiter:
         options = {"implementation": "redispy"} if ctx.settings.redis_url else {}
         storage = storage_from_string(storage_uri(ctx.settings), **options)
         items = {name: parse(getattr(ctx.settings, field)) for name, field in RULES.items()}
-        ctx.limiter = Limiter(strategy=MovingWindowRateLimiter(storage), items=items)
+        ctx.limiter = Limiter(strategy=SlidingWindowCounterRateLimiter(storage), items=items)
     return ctx.limiter
 
 
