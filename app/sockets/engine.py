@@ -5,17 +5,26 @@ it an `asyncio.Queue`, which allocates three deques and an `asyncio.Event` (a fo
 front: about 3.5 KB per idle socket before anything is queued (tracemalloc, bench idle
 scenario). `PacketQueue` offers the part of asyncio.Queue's API engine.io uses (unbounded put,
 get, get_nowait, task_done, join) and allocates its buffers only while something is queued
-or waited for. The server class is chosen through python-socketio's own hook
+or waited for.
+
+Between pings, engine.io keeps a task per socket asleep in `asyncio.sleep(ping_interval)`
+(`AsyncSocket._send_ping`); `EngineServer` schedules the same ping with a timer instead, and
+runs a short task only to send it.
+
+The server class is chosen through python-socketio's own hook
 (`_engineio_server_class`), so nothing in the libraries is patched."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Any
 
 import engineio
 import socketio
+from engineio import packet
+from engineio.async_socket import AsyncSocket
 
 
 class PacketQueue:
@@ -114,12 +123,26 @@ class PacketQueue:
 
 
 class EngineServer(engineio.AsyncServer):
-    """engine.io's asyncio server, with a `PacketQueue` per socket."""
+    """engine.io's asyncio server, with a `PacketQueue` per socket and pings on timers."""
 
     def create_queue(self, *args, **kwargs) -> PacketQueue:
         if args or kwargs:  # a bounded queue (not asked for by engine.io itself)
             return super().create_queue(*args, **kwargs)
         return PacketQueue()
+
+    def start_background_task(self, target, *args, **kwargs):
+        socket = getattr(target, "__self__", None)
+        if (getattr(target, "__func__", None) is AsyncSocket._send_ping and isinstance(socket, AsyncSocket)
+                and not args and not kwargs):
+            # AsyncSocket.schedule_ping: the sleep of _send_ping as a timer
+            return asyncio.get_running_loop().call_later(self.ping_interval, self._ping_due, socket)
+        return super().start_background_task(target, *args, **kwargs)
+
+    def _ping_due(self, socket: AsyncSocket) -> None:
+        """What AsyncSocket._send_ping does after its sleep."""
+        if not socket.closing and not socket.closed:
+            socket.last_ping = time.time()
+            asyncio.ensure_future(socket.send(packet.Packet(packet.PING)))
 
 
 class SocketServer(socketio.AsyncServer):
