@@ -22,7 +22,6 @@ from ..security import (
 from ..services import client, users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
-from .engine import SocketServer
 from .transport import use_websocket_compression
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         from .cluster import ClusterManager
 
         client_manager = ClusterManager(settings.redis_url)
-    sio = SocketServer(
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
