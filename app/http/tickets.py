@@ -22,7 +22,7 @@ async def start_chat(request: web.Request) -> web.Response:
         body=body.get("message"),
     )
     response = web.json_response(
-        {"ticket": payloads.ticket(ticket), "message": payloads.message(message)}, status=201
+        {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message)}, status=201
     )
     response.headers.add("Set-Cookie", guest_set_cookie(sign_guest_id(guest_id, ctx.settings), ctx.settings))
     return response
@@ -34,7 +34,7 @@ async def guest_tickets(request: web.Request) -> web.Response:
     if guest is None:
         return web.json_response({"tickets": []})
     found = await tickets.list_for_guest(request.app[ctx_key], guest_id=guest.id)
-    return web.json_response({"tickets": [payloads.ticket(t) for t in found]})
+    return web.json_response({"tickets": [payloads.guest_ticket(t) for t in found]})
 
 
 @routes.get("/api/tickets", name="tickets_list")
@@ -56,7 +56,7 @@ async def ticket_detail(request: web.Request) -> web.Response:
     ticket = await tickets.get_accessible(
         request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"]
     )
-    return web.json_response({"ticket": payloads.ticket(ticket)})
+    return web.json_response({"ticket": payloads.ticket_for(caller, ticket)})
 
 
 @routes.patch("/api/tickets/{ticket_id}", name="ticket_update")

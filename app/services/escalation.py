@@ -104,7 +104,7 @@ async def _announce(ctx: Ctx, *, ticket: dict, waited: float) -> None:
     level, priority = ticket["escalation_level"], ticket["priority"]
     await messages.add_system(
         ctx, ticket=ticket, dedupe_key=f"escalate:{level}",
-        body=f"No answer for {_minutes(waited)}: escalated, priority {priority}",
+        body=f"No answer for {_minutes(waited)}: escalated, priority {priority}", internal=True,
     )
     await ctx.events.ticket_updated(ticket)
     assignee = ticket.get("assignee_id")

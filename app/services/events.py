@@ -26,6 +26,11 @@ def staff_room(ticket_id: object) -> str:
     return f"ticket:{ticket_id}:staff"
 
 
+def guest_ticket_room(ticket_id: object) -> str:
+    """The guest sockets in a ticket's room: they get the ticket in its guest shape."""
+    return f"ticket:{ticket_id}:guests"
+
+
 def user_room(user_id: object) -> str:
     return f"user:{user_id}"
 
@@ -37,7 +42,7 @@ def guest_room(guest_id: str) -> str:
 def presence_room(room: object) -> bool:
     """The rooms the presence service asks about: with several processes their members
     are kept in Redis too (app/sockets/cluster.py)."""
-    return isinstance(room, str) and room.startswith(("ticket:", "user:", "guest:")) and not room.endswith(":staff")
+    return isinstance(room, str) and room.startswith(("ticket:", "user:", "guest:")) and not room.endswith((":staff", ":guests"))
 
 
 @dataclass
@@ -53,15 +58,18 @@ class Events:
     _sending: set = field(default_factory=set, repr=False)
 
     async def message_new(self, doc: dict, *, skip_sid: str | None = None) -> None:
-        room = staff_room(doc["ticket_id"]) if doc["kind"] == "note" else ticket_room(doc["ticket_id"])
+        staff_only = doc["kind"] == "note" or doc.get("internal", False)
+        room = staff_room(doc["ticket_id"]) if staff_only else ticket_room(doc["ticket_id"])
         await self.sio.emit("message:new", payloads.message(doc), to=room, skip_sid=skip_sid)
 
     async def ticket_updated(self, ticket: dict, *, to_guest: bool = True) -> None:
         """A change of the ticket itself (status, priority, assignee, a new ticket): sent at
         once. A message-activity update still waiting is older than this one: dropped."""
         self._trailing.pop(ticket["_id"], None)
-        rooms = [AGENTS_ROOM, ticket_room(ticket["_id"])] if to_guest else AGENTS_ROOM
-        await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=rooms)
+        await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=AGENTS_ROOM)
+        if to_guest:
+            await self.sio.emit("ticket:updated", payloads.guest_ticket(ticket),
+                                to=guest_ticket_room(ticket["_id"]))
 
     async def ticket_activity(self, ticket: dict) -> None:
         """A message moved the ticket in the agents' queues (time, preview). Sent at once,

@@ -44,6 +44,7 @@ async def insert(
     body: str,
     client_msg_id: str | None,
     at=None,
+    internal: bool = False,
 ) -> dict:
     """Store one message. Raises DuplicateKeyError when (ticket, client_msg_id) exists."""
     doc = {
@@ -57,6 +58,8 @@ async def insert(
     }
     if client_msg_id is not None:
         doc["client_msg_id"] = client_msg_id
+    if internal:
+        doc["internal"] = True
     doc["_id"] = (await ctx.db.messages.insert_one(doc)).inserted_id
     return doc
 
@@ -157,14 +160,18 @@ async def _touch_ticket(ctx: Ctx, *, ticket: dict, message: dict, identity: Iden
     return {**ticket, **update}
 
 
-async def add_system(ctx: Ctx, *, ticket: dict, body: str, dedupe_key: str | None = None) -> dict | None:
+async def add_system(
+    ctx: Ctx, *, ticket: dict, body: str, dedupe_key: str | None = None, internal: bool = False
+) -> dict | None:
     """A line written by the server ("Ada joined"). With a dedupe_key it is written at most
-    once per ticket; returns None when it already was."""
+    once per ticket; returns None when it already was. An internal line (triage: priority,
+    assignment, escalation) is for agents only, like a note: no guest sees or fetches it."""
     try:
         doc = await insert(
             ctx, ticket=ticket, kind="system", sender_role="system", sender_id=None,
             sender_name="System", body=body,
             client_msg_id=f"system:{dedupe_key}" if dedupe_key else None,
+            internal=internal,
         )
     except DuplicateKeyError:
         return None
@@ -194,6 +201,7 @@ async def history(
     query: dict = {"ticket_id": ticket["_id"]}
     if not identity.is_agent:
         query["kind"] = {"$in": GUEST_KINDS}
+        query["internal"] = {"$ne": True}
 
     if after not in (None, ""):
         at, oid = cursors.decode(after, "after")

@@ -56,6 +56,23 @@ def ticket(doc: dict) -> dict:
     }
 
 
+GUEST_TICKET_FIELDS = (
+    "id", "subject", "guest_name", "guest_email", "status", "created_at", "updated_at",
+    "last_message_at", "closed_at",
+)
+
+
+def guest_ticket(doc: dict) -> dict:
+    """The ticket as its guest sees it: the conversation's state, not the team's triage
+    (priority, assignee, tags, escalation)."""
+    full = ticket(doc)
+    return {name: full[name] for name in GUEST_TICKET_FIELDS}
+
+
+def ticket_for(identity, doc: dict) -> dict:
+    return ticket(doc) if identity.is_agent else guest_ticket(doc)
+
+
 def user(doc: dict) -> dict:
     return {
         "id": str(doc["_id"]),

@@ -286,10 +286,12 @@ async def _announce(ctx: Ctx, *, identity: Identity, before: dict, ticket: dict,
             old = await users.get_user(ctx.db, user_id=str(old_id)) if old_id else None
             line = await messages.add_system(
                 ctx, ticket=ticket,
-                body=f"{actor} unassigned {old['name']}" if old else f"{actor} removed the assignee")
+                body=f"{actor} unassigned {old['name']}" if old else f"{actor} removed the assignee",
+                internal=True)
         else:
             target = "themselves" if str(diff["assignee_id"]) == identity.id else assignee["name"]
-            line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} assigned this to {target}")
+            line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} assigned this to {target}",
+                                             internal=True)
             if str(diff["assignee_id"]) != identity.id:
                 await notifications.enqueue(
                     ctx, user_ids=[diff["assignee_id"]], kind="assigned", ticket_id=ticket["_id"],
@@ -299,7 +301,8 @@ async def _announce(ctx: Ctx, *, identity: Identity, before: dict, ticket: dict,
                 ctx, user_ids=[old_id], kind="unassigned", ticket_id=ticket["_id"],
                 text=f"{actor} took “{subject}” off your queue", key=f"line:{line['_id']}:old")
     if "priority" in diff:
-        await messages.add_system(ctx, ticket=ticket, body=f"{actor} set priority to {diff['priority']}")
+        await messages.add_system(ctx, ticket=ticket, body=f"{actor} set priority to {diff['priority']}",
+                                  internal=True)
     if "status" in diff:
         line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} marked this {diff['status']}")
         await _notify_assignee(ctx, identity=identity, ticket=ticket, kind="status", line=line,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..security import Identity
 from ..services import messages, payloads, tickets, validate
 from ..services.context import Ctx
-from ..services.events import staff_room, ticket_room
+from ..services.events import guest_ticket_room, staff_room, ticket_room
 
 
 async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
@@ -16,13 +16,15 @@ async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dic
         await sio.enter_room(sid, ticket_room(ticket["_id"]))
         if identity.is_agent:
             await sio.enter_room(sid, staff_room(ticket["_id"]))
+        else:
+            await sio.enter_room(sid, guest_ticket_room(ticket["_id"]))
 
     joined = await tickets.join(
         ctx, identity=identity, ticket_id=data.get("ticket_id"), subscribe=subscribe,
         limit=data.get("limit"),
     )
     return {
-        "ticket": payloads.ticket(joined.ticket),
+        "ticket": payloads.ticket_for(identity, joined.ticket),
         "messages": [payloads.message(m) for m in joined.page.messages],
         "next_cursor": joined.page.next_cursor,
     }
@@ -32,6 +34,7 @@ async def ticket_leave(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
     ticket_id = validate.object_id(data.get("ticket_id"), "ticket_id")
     await ctx.events.sio.leave_room(sid, ticket_room(ticket_id))
     await ctx.events.sio.leave_room(sid, staff_room(ticket_id))
+    await ctx.events.sio.leave_room(sid, guest_ticket_room(ticket_id))
     return {}
 
 

@@ -35,12 +35,13 @@ async def test_an_agent_sets_priority_status_and_assignee_and_everyone_is_told(
         "Alan Agent set priority to high",
         "Alan Agent marked this pending",
     ]
-    # the system lines reach the room, and ticket:updated reaches the room and every agent
-    lines = await guest_socket.wait_for("message:new", 3, where=lambda m: m["kind"] == "system")
-    assert lines[-1]["body"] == "Alan Agent marked this pending"
-    for client in (guest_socket, agent_socket):
-        updates = await client.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
-        assert updates[-1]["priority"] == "high" and updates[-1]["assignee_id"] == admin["id"]
+    # the status line reaches the guest (triage lines are for agents: see below), and
+    # ticket:updated reaches the room and every agent
+    lines = await guest_socket.wait_for("message:new", where=lambda m: m["kind"] == "system")
+    assert [m["body"] for m in lines] == ["Alan Agent marked this pending"]
+    updates = await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
+    assert updates[-1]["priority"] == "high" and updates[-1]["assignee_id"] == admin["id"]
+    await guest_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
     stored = await live_server.ctx.db.tickets.find_one({"_id": ObjectId(guest.ticket_id)})
     assert stored["assignee_id"] == ObjectId(admin["id"])
     # one audit event with what changed, before and after, and who did it
@@ -169,3 +170,54 @@ async def test_the_queue_filters_by_assignee_and_priority(start_chat, agent, adm
         assert resp.status == 422
     async with agent_session.get("/api/tickets", params={"priority": "meh"}) as resp:
         assert resp.status == 422
+
+
+async def test_triage_lines_reach_agents_but_never_the_guest(
+        guest, guest_socket, admin, agent_session, agent_socket, live_server):
+    """Priority and assignment are the team's business: the guest's conversation shows the
+    status line, not who was assigned or how urgent the team thinks it is."""
+    await guest_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
+    await agent_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
+    status, _ = await patch(agent_session, guest.ticket_id,
+                            {"priority": "urgent", "assignee_id": admin["id"], "status": "pending"})
+    assert status == 200
+    staff_lines = await agent_socket.wait_for("message:new", 3, where=lambda m: m["kind"] == "system"
+                                              and "joined" not in m["body"])
+    assert [m["body"] for m in staff_lines] == [
+        "Alan Agent assigned this to Ada Admin", "Alan Agent set priority to urgent",
+        "Alan Agent marked this pending"]
+    await guest_socket.wait_for("message:new", where=lambda m: m["body"] == "Alan Agent marked this pending")
+    seen = [m["body"] for m in guest_socket.received("message:new")]
+    assert not any("priority" in b or "assigned" in b for b in seen)
+    history = await guest_socket.call("messages:history", {"ticket_id": guest.ticket_id})
+    async with guest.session.get(f"/api/tickets/{guest.ticket_id}/messages") as resp:
+        over_http = (await resp.json())["messages"]
+    for page in (history["messages"], over_http):
+        bodies = [m["body"] for m in page]
+        assert "Alan Agent marked this pending" in bodies
+        assert not any("priority" in b or "assigned" in b for b in bodies)
+    agent_history = await agent_socket.call("messages:history", {"ticket_id": guest.ticket_id})
+    assert "Alan Agent set priority to urgent" in [m["body"] for m in agent_history["messages"]]
+
+
+TRIAGE_FIELDS = {"priority", "assignee_id", "tags", "escalated_at", "first_response_at"}
+
+
+async def test_guests_get_the_ticket_without_the_teams_triage_fields(
+        guest, guest_socket, admin, agent_session, agent_socket):
+    joined = await guest_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
+    await patch(agent_session, guest.ticket_id, {"priority": "urgent", "assignee_id": admin["id"],
+                                                 "status": "pending"})
+    live = await guest_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
+    async with guest.session.get("/api/guest/tickets") as resp:
+        listed = (await resp.json())["tickets"]
+    async with guest.session.get(f"/api/tickets/{guest.ticket_id}") as resp:
+        detail = (await resp.json())["ticket"]
+    for seen in (guest.ticket, joined["ticket"], live[-1], listed[0], detail):
+        assert not TRIAGE_FIELDS & set(seen), seen
+        assert seen["id"] == guest.ticket_id and seen["guest_name"] == "Grace Guest"
+    assert live[-1]["status"] == "pending"
+    # agents keep the whole ticket, once per change (not a second, guest-shaped copy)
+    staff = await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
+    assert staff[-1]["priority"] == "urgent" and staff[-1]["assignee_id"] == admin["id"]
+    assert all(TRIAGE_FIELDS <= set(t) for t in agent_socket.received("ticket:updated"))

@@ -107,3 +107,12 @@ async def test_an_open_ticket_is_never_auto_resolved(guest, live_server, monkeyp
     time.advance(30 * 86400)
     assert await escalation.sweep_auto_resolve(live_server.ctx) == []
     assert (await ticket(live_server, guest.ticket_id))["status"] == "open"
+
+
+async def test_the_escalation_line_is_for_agents_only(guest, guest_socket, live_server, monkeypatch):
+    time = FakeClock(monkeypatch)
+    time.advance(16 * MINUTE)
+    assert len(await escalation.sweep_escalations(live_server.ctx)) == 1
+    history = await guest_socket.call("messages:history", {"ticket_id": guest.ticket_id})
+    assert [m["kind"] for m in history["messages"]] == ["message"]
+    assert any("escalated" in line for line in await system_lines(live_server, guest.ticket_id))

@@ -49,4 +49,5 @@ async def test_a_ticket_change_drops_the_older_waiting_activity():
     await events.ticket_updated(ticket(oid, "still open", status="closed"))
     events._window_closed(oid)
     await asyncio.sleep(0)
-    assert [p["status"] for _, p, _ in server.emitted] == ["open", "closed"]
+    to_agents = [p["status"] for _, p, to in server.emitted if to == AGENTS_ROOM]
+    assert to_agents == ["open", "closed"]
