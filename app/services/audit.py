@@ -273,14 +273,8 @@ async def search(ctx: Ctx, *, identity: Identity, filters: Filters, before: obje
     """A page of events, newest first, with a cursor to the next (older) page."""
     _require_admin(identity)
     size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
-    query = _query(filters)
-    if before not in (None, ""):
-        at, oid = cursors.decode(before, "before")
-        query = {"$and": [query, cursors.before("at", at, oid)]}
-    docs = await ctx.db.audit_events.find(query).sort([("at", -1), ("_id", -1)]).to_list(size + 1)
-    more = len(docs) > size
-    docs = docs[:size]
-    next_cursor = cursors.encode(docs[-1]["at"], docs[-1]["_id"]) if more else None
+    docs, next_cursor = await cursors.newest_first(
+        ctx.db.audit_events, _query(filters), field="at", cursor=before, size=size)
     return AuditPage(events=docs, next_cursor=next_cursor)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 from bson import ObjectId
 
@@ -36,3 +37,18 @@ def before(field: str, at: datetime, oid: ObjectId) -> dict:
 def after(field: str, at: datetime, oid: ObjectId) -> dict:
     """Documents strictly newer than (at, oid) in (field, _id) order."""
     return {"$or": [{field: {"$gt": at}}, {field: at, "_id": {"$gt": oid}}]}
+
+
+async def newest_first(
+    collection: Any, query: dict, *, field: str, cursor: object, size: int
+) -> tuple[list[dict], str | None]:
+    """One page of `query` in (field, _id) order, newest first, older than `cursor` (a
+    `before` cursor) if given; and the cursor of the next, older page, or None at the end."""
+    if cursor not in (None, ""):
+        at, oid = decode(cursor, "before")
+        older = before(field, at, oid)
+        query = {"$and": [query, older]} if query else older
+    docs = await collection.find(query).sort([(field, -1), ("_id", -1)]).to_list(size + 1)
+    page = docs[:size]
+    next_cursor = encode(page[-1][field], page[-1]["_id"]) if len(docs) > size else None
+    return page, next_cursor

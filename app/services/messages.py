@@ -212,12 +212,7 @@ async def history(
         next_cursor = cursors.encode(docs[-1]["created_at"], docs[-1]["_id"]) if docs else after
         return HistoryPage(messages=docs, next_cursor=next_cursor, has_more=more)
 
-    if before not in (None, ""):
-        at, oid = cursors.decode(before, "before")
-        query.update(cursors.before("created_at", at, oid))
-    docs = await ctx.db.messages.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(size + 1)
-    more = len(docs) > size
-    docs = docs[:size]
-    docs.reverse()
-    next_cursor = cursors.encode(docs[0]["created_at"], docs[0]["_id"]) if more else None
-    return HistoryPage(messages=docs, next_cursor=next_cursor, has_more=more)
+    docs, next_cursor = await cursors.newest_first(
+        ctx.db.messages, query, field="created_at", cursor=before, size=size)
+    docs.reverse()  # pages are read newest first and shown oldest first
+    return HistoryPage(messages=docs, next_cursor=next_cursor, has_more=next_cursor is not None)

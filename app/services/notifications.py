@@ -101,14 +101,8 @@ async def list_for(
         if unread not in ("1", "true", True):
             raise Invalid("unread must be 1 or 0.", field="unread")
         query["read_at"] = None
-    if before not in (None, ""):
-        at, oid = cursors.decode(before, "before")
-        query.update(cursors.before("created_at", at, oid))
-    docs = await ctx.db.notifications.find(query).sort(
-        [("created_at", -1), ("_id", -1)]).to_list(size + 1)
-    more = len(docs) > size
-    docs = docs[:size]
-    next_cursor = cursors.encode(docs[-1]["created_at"], docs[-1]["_id"]) if more else None
+    docs, next_cursor = await cursors.newest_first(
+        ctx.db.notifications, query, field="created_at", cursor=before, size=size)
     return Page(notifications=docs, next_cursor=next_cursor)
 
 

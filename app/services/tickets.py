@@ -123,14 +123,9 @@ async def list_for_agents(
         query["assignee_id"] = validate.object_id(assignee, "assignee")
     if priority not in (None, "", "all"):
         query["priority"] = validate.choice(priority, "priority", PRIORITIES)
-    if before not in (None, ""):
-        at, oid = cursors.decode(before, "before")
-        query.update(cursors.before("updated_at", at, oid))
     size = validate.limit(limit, default=50)
-    docs = await ctx.db.tickets.find(query).sort([("updated_at", -1), ("_id", -1)]).to_list(size + 1)
-    more = len(docs) > size
-    docs = docs[:size]
-    next_cursor = cursors.encode(docs[-1]["updated_at"], docs[-1]["_id"]) if more else None
+    docs, next_cursor = await cursors.newest_first(
+        ctx.db.tickets, query, field="updated_at", cursor=before, size=size)
     return TicketPage(tickets=docs, next_cursor=next_cursor)
 
 
