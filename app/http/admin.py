@@ -85,13 +85,8 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.patch("/api/admin/users/{user_id}", name="admin_users_update")
 async def update_user(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
-    body = await read_json(request)
-    unknown = sorted(set(body) - {"name", "role"})
-    if unknown:
-        raise Invalid(f"Only name and role can be changed here, not {unknown[0]}.",
-                      field=unknown[0])
     user = await accounts.update(request.app[ctx_key], identity=caller,
-                                 user_id=request.match_info["user_id"], **body)
+                                 user_id=request.match_info["user_id"], changes=await read_json(request))
     return web.json_response({"user": payloads.user(user)})
 
 

@@ -17,7 +17,6 @@ from .context import Ctx
 
 RESET_VALID = timedelta(hours=1)
 PASSWORD_MIN, PASSWORD_MAX = 8, 72
-_MISSING = object()
 
 
 def _actor(user: dict) -> dict:
@@ -115,15 +114,22 @@ async def _undo_if_no_admin_left(ctx: Ctx, before: dict) -> None:
         raise Conflict(MESSAGES["last_admin"], field="role")
 
 
-async def update(ctx: Ctx, *, identity: Identity, user_id: object, name: object = _MISSING,
-                 role: object = _MISSING) -> dict:
-    """Change an account's name and/or role."""
+EDITABLE = ("name", "role")
+
+
+async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: object) -> dict:
+    """Change an account's name and/or role (nothing else is edited this way: e-mail,
+    password and activation have their own rules)."""
     _require_admin(identity)
-    changes: dict = {}
-    if name is not _MISSING:
-        changes["name"] = validate.text(name, "name", max_len=80)
-    if role is not _MISSING:
-        changes["role"] = validate.choice(role, "role", users.ROLES)
+    wanted = validate.payload(changes)
+    unknown = sorted(set(wanted) - set(EDITABLE))
+    if unknown:
+        raise Invalid(f"Only name and role can be changed here, not {unknown[0]}.", field=unknown[0])
+    changes = {}
+    if "name" in wanted:
+        changes["name"] = validate.text(wanted["name"], "name", max_len=80)
+    if "role" in wanted:
+        changes["role"] = validate.choice(wanted["role"], "role", users.ROLES)
     if not changes:
         raise Invalid("Give a name or a role to change.")
     user = await _get(ctx, user_id)
