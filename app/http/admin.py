@@ -6,8 +6,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import Invalid
-from ..keys import ctx_key, db_key
-from ..security import Identity
+from ..keys import ctx_key
 from ..services import accounts, audit, payloads, users
 from . import identity
 from .middleware import read_json
@@ -18,34 +17,24 @@ routes = web.RouteTableDef()
 # --- pages ----------------------------------------------------------------------------
 
 
-async def _page_caller(request: web.Request, *, admin: bool) -> tuple[Identity, dict]:
-    caller = await identity.agent(request)
-    if caller is None:
-        raise web.HTTPFound(request.app.router["login"].url_for().with_query(next=request.path))
-    if admin and not caller.is_admin:
-        raise web.HTTPForbidden(text="Only admins can open this page.")
-    user = await users.get_user(request.app[db_key], user_id=caller.id)
-    return caller, payloads.user(user)
-
-
 @routes.get("/admin/users", name="admin_users")
 @aiohttp_jinja2.template("admin_users.html")
 async def admin_users_page(request: web.Request) -> dict:
-    _, user = await _page_caller(request, admin=True)
+    _, user = await identity.page_user(request, admin=True)
     return {"user": user, "roles": users.ROLES}
 
 
 @routes.get("/admin/audit", name="admin_audit")
 @aiohttp_jinja2.template("admin_audit.html")
 async def admin_audit_page(request: web.Request) -> dict:
-    _, user = await _page_caller(request, admin=True)
+    _, user = await identity.page_user(request, admin=True)
     return {"user": user, "actions": audit.ACTIONS}
 
 
 @routes.get("/account", name="account")
 @aiohttp_jinja2.template("account.html")
 async def account_page(request: web.Request) -> dict:
-    _, user = await _page_caller(request, admin=False)
+    _, user = await identity.page_user(request, admin=False)
     return {"user": user}
 
 

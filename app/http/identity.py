@@ -7,7 +7,7 @@ from aiohttp import web
 from ..errors import Forbidden, Unauthorized
 from ..keys import agent_identity_key, ctx_key
 from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, verify_guest_cookie
-from ..services import users
+from ..services import payloads, users
 
 
 async def agent(request: web.Request) -> Identity | None:
@@ -44,3 +44,17 @@ async def require_anyone(request: web.Request) -> Identity:
     if identity is None:
         raise Unauthorized()
     return identity
+
+
+async def page_user(request: web.Request, *, admin: bool = False) -> tuple[Identity, dict]:
+    """For a page: the signed-in agent and their account as a payload. A visitor who is not
+    signed in goes to the login page and comes back here after; an agent on an admin page
+    gets 403."""
+    caller = await agent(request)
+    if caller is None:
+        login = request.app.router["login"].url_for().with_query(next=request.path)
+        raise web.HTTPFound(login)
+    if admin and not caller.is_admin:
+        raise web.HTTPForbidden(text="Only admins can open this page.")
+    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
+    return caller, payloads.user(user)

@@ -6,7 +6,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import notifications, payloads, users
+from ..services import notifications, payloads
 from . import identity
 
 routes = web.RouteTableDef()
@@ -62,8 +62,5 @@ async def mark_unread(request: web.Request) -> web.Response:
 @routes.get("/notifications", name="notifications_page")
 @aiohttp_jinja2.template("notifications.html")
 async def inbox_page(request: web.Request) -> dict:
-    caller = await identity.agent(request)
-    if caller is None:
-        raise web.HTTPFound(request.app.router["login"].url_for().with_query(next="/notifications"))
-    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
-    return {"user": payloads.user(user)}
+    _, user = await identity.page_user(request)
+    return {"user": user}

@@ -3,8 +3,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..keys import ctx_key, db_key, sio_key
-from ..services import payloads, users
+from ..keys import ctx_key, sio_key
 from ..sockets.cluster import ClusterManager
 from . import identity
 
@@ -39,12 +38,8 @@ async def login(request: web.Request) -> dict:
 @routes.get("/dashboard", name="dashboard")
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict:
-    caller = await identity.agent(request)
-    if caller is None:
-        login_url = request.app.router["login"].url_for().with_query(next="/dashboard")
-        raise web.HTTPFound(login_url)
-    user = await users.get_user(request.app[db_key], user_id=caller.id)
-    return {"user": payloads.user(user)}
+    _, user = await identity.page_user(request)
+    return {"user": user}
 
 
 @routes.get("/healthz", name="healthz")
