@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -104,3 +104,15 @@ def _with_csp(policy: str):
         await route.fulfill(response=response, headers=headers)
 
     return handle
+
+
+SIGN_IN_WAIT_MS = 5000
+
+
+async def sign_in_to(page: Page, server_url: str, account: dict, path: str) -> None:
+    """Sign in through /login and land on `path`, as a person would."""
+    await page.goto(f"{server_url}/login?next={path}")
+    await page.get_by_label("E-mail").fill(account["email"])
+    await page.get_by_label("Password").fill(account["password"])
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{server_url}{path}", timeout=SIGN_IN_WAIT_MS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from tests.browser.conftest import sign_in_to
 from tests.browser.test_chat_flow import WAIT_MS
 
 
@@ -13,19 +14,12 @@ async def test_assigning_from_the_dashboard_lights_the_assignees_bell_and_inbox(
     guest = await start_chat(name="Grace", message="My parcel is lost")
 
     admin_page = await pages.open()
-    await admin_page.goto(f"{live_server.url}/login?next=/notifications")
-    await admin_page.get_by_label("E-mail").fill(admin["email"])
-    await admin_page.get_by_label("Password").fill(admin["password"])
-    await admin_page.get_by_role("button", name="Sign in").click()
-    await expect(admin_page).to_have_url(f"{live_server.url}/notifications", timeout=WAIT_MS)
+    await sign_in_to(admin_page, live_server.url, admin, "/notifications")
     await expect(admin_page.locator("#inbox-status")).to_have_text("No notifications yet.", timeout=WAIT_MS)
     await expect(admin_page.locator("#bell-count")).to_be_hidden()
 
     page = await pages.open()
-    await page.goto(f"{live_server.url}/login?next=/dashboard")
-    await page.get_by_label("E-mail").fill(agent["email"])
-    await page.get_by_label("Password").fill(agent["password"])
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_to(page, live_server.url, agent, "/dashboard")
     await expect(page.locator("html")).to_have_attribute("data-connection", "connected", timeout=WAIT_MS)
     await page.locator(f'[data-ticket-id="{guest.ticket_id}"]').click()
     await expect(page.locator("#ticket-assignee")).to_be_enabled(timeout=WAIT_MS)
@@ -67,11 +61,7 @@ async def test_the_bell_on_the_admin_pages_counts_new_notifications_live(
         pages, live_server, admin, agent_session, start_chat):
     guest = await start_chat(name="Grace", message="Refund please")
     page = await pages.open()
-    await page.goto(f"{live_server.url}/login?next=/admin/users")
-    await page.get_by_label("E-mail").fill(admin["email"])
-    await page.get_by_label("Password").fill(admin["password"])
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{live_server.url}/admin/users", timeout=WAIT_MS)
+    await sign_in_to(page, live_server.url, admin, "/admin/users")
     await expect(page.locator("#bell-count")).to_be_hidden()
 
     async with agent_session.patch(f"/api/tickets/{guest.ticket_id}", json={"assignee_id": admin["id"]},

@@ -7,15 +7,13 @@ import re
 
 from playwright.async_api import Page, expect
 
+from tests.browser.conftest import sign_in_to
+
 WAIT_MS = 5000
 
 
 async def sign_in(page: Page, server_url: str, account: dict) -> None:
-    await page.goto(f"{server_url}/login?next=/dashboard")
-    await page.get_by_label("E-mail").fill(account["email"])
-    await page.get_by_label("Password").fill(account["password"])
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{server_url}/dashboard", timeout=WAIT_MS)
+    await sign_in_to(page, server_url, account, "/dashboard")
     await expect(page.locator("#agent-name")).to_have_text(account["name"])
     # The queue is fetched once the socket is in the agents' room: from here on, new
     # tickets can only reach this page live.
