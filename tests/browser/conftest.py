@@ -116,3 +116,36 @@ async def sign_in_to(page: Page, server_url: str, account: dict, path: str) -> N
     await page.get_by_label("Password").fill(account["password"])
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{server_url}{path}", timeout=SIGN_IN_WAIT_MS)
+
+
+# --- what a person sees: accessibility and screenshots --------------------------------
+
+SERIOUS = ("serious", "critical")
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/support-chat-screenshots"))
+
+
+async def axe_violations(page: Page, *, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
+    """Run axe-core on the page as it is now; one line per serious or critical violation
+    ("rule (impact): selector ..."), so that an assertion failure names what to fix."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    found = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in impacts:
+            targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:5]]
+            found.append(f"{violation['id']} ({violation['impact']}): {violation['help']} at {targets}")
+    return found
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG under SCREENSHOT_DIR (default /tmp/support-chat-screenshots) to
+    look at: browser tests take one at 390 px and one at 1366 px of every page they touch."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}}
+DESKTOP = {"viewport": {"width": 1366, "height": 800}}
