@@ -4,9 +4,10 @@
     python3 run.py            serve the product (embedded store unless MONGODB_URI is set)
     python3 run.py worker     run background jobs only (use with JOBS_IN_PROCESS=0 on servers)
     python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
+    python3 run.py lock       refresh requirements.lock and requirements-test.lock
 
-Either command first creates or reuses the virtual environment in .venv and installs what
-pyproject.toml lists, so a fresh clone needs nothing else.
+Serving and testing first create or reuse the virtual environment in .venv and install the
+exact versions of the lock file (hashes checked), so a fresh clone needs nothing else.
 """
 
 from __future__ import annotations
@@ -24,18 +25,15 @@ VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 
 
-def _requirements(with_tests: bool) -> list[str]:
-    import tomllib
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = list(project["dependencies"])
-    if with_tests:
-        deps += project["optional-dependencies"]["test"]
-    return deps
+LOCK = ROOT / "requirements.lock"  # what `python3 run.py` installs
+TEST_LOCK = ROOT / "requirements-test.lock"  # the same pins, plus what the tests need
+PIP_COMPILE = ["--generate-hashes", "--allow-unsafe", "--strip-extras", "--no-emit-index-url",
+               "--no-emit-find-links", "--quiet"]
 
 
 def _bootstrap(with_tests: bool) -> None:
-    """Create or reuse .venv, install what is missing, and re-run this script inside it."""
+    """Create or reuse .venv, install the lock file's exact versions (hashes checked) when
+    they changed, and re-run this script inside it."""
     # run.py starts under whatever python3 the user has, which may be older than the project's.
     if sys.version_info < (3, 11):  # noqa: UP036
         found = ".".join(map(str, sys.version_info[:2]))
@@ -43,16 +41,33 @@ def _bootstrap(with_tests: bool) -> None:
     if not VENV_PYTHON.exists():
         print("creating the virtual environment in .venv ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    deps = _requirements(with_tests)
-    digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()
+    lock = TEST_LOCK if with_tests else LOCK
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     stamp = VENV / f".installed-{'test' if with_tests else 'run'}"
     if not stamp.exists() or stamp.read_text() != digest:
-        print("installing dependencies into .venv ...", flush=True)
+        print(f"installing {lock.name} into .venv ...", flush=True)
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run(pip + deps, check=True)
+        subprocess.run(pip + ["--require-hashes", "--no-deps", "-r", str(lock)], check=True)
         stamp.write_text(digest)
     env = dict(os.environ, SUPPORT_CHAT_BOOTSTRAPPED="1")
     os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]], env)
+
+
+def refresh_locks() -> int:
+    """`python3 run.py lock`: resolve pyproject.toml's ranges again into the two lock files
+    (newest versions within the ranges, every file's hash). Review the diff and run the
+    tests before committing it."""
+    if not VENV_PYTHON.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["pip-tools>=7.4,<8"], check=True)
+    compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, "--upgrade"]
+    pyproject = str(ROOT / "pyproject.toml")
+    subprocess.run(compile_ + ["-o", str(LOCK), pyproject], check=True)
+    subprocess.run(compile_ + ["--extra", "test", "-c", str(LOCK), "-o", str(TEST_LOCK), pyproject],
+                   check=True)
+    print(f"wrote {LOCK.name} and {TEST_LOCK.name}")
+    return 0
 
 
 def _in_venv() -> bool:
@@ -181,6 +196,8 @@ def work() -> int:
 
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if command == "lock":
+        return refresh_locks()
     if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
         _bootstrap(with_tests=command == "test")
     if command == "test":
@@ -189,7 +206,7 @@ def main() -> int:
         return serve()
     if command == "worker":
         return work()
-    print(f"error: unknown command {command!r} (use: serve, worker, test)", file=sys.stderr)
+    print(f"error: unknown command {command!r} (use: serve, worker, test, lock)", file=sys.stderr)
     return 2
 
 
