@@ -4,7 +4,8 @@
     python3 run.py            serve the product (embedded store unless MONGODB_URI is set)
     python3 run.py worker     run background jobs only (use with JOBS_IN_PROCESS=0 on servers)
     python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
-    python3 run.py lock       refresh requirements.lock and requirements-test.lock
+    python3 run.py lock       bring requirements.lock and requirements-test.lock in line with
+                              pyproject.toml (--upgrade: newest versions within its ranges)
 
 Serving and testing first create or reuse the virtual environment in .venv and install the
 exact versions of the lock file (hashes checked), so a fresh clone needs nothing else.
@@ -53,15 +54,17 @@ def _bootstrap(with_tests: bool) -> None:
     os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]], env)
 
 
-def refresh_locks() -> int:
-    """`python3 run.py lock`: resolve pyproject.toml's ranges again into the two lock files
-    (newest versions within the ranges, every file's hash). Review the diff and run the
-    tests before committing it."""
+def refresh_locks(args: list[str]) -> int:
+    """`python3 run.py lock`: bring the two lock files in line with pyproject.toml, keeping
+    the versions already pinned where they still fit (a new dependency is added at its
+    newest version). `python3 run.py lock --upgrade`: the newest versions within the ranges.
+    Review the diff and run the tests before committing it."""
     if not VENV_PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run(pip + ["pip-tools>=7.4,<8"], check=True)
-    compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, "--upgrade"]
+    upgrade = ["--upgrade"] if "--upgrade" in args else []
+    compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, *upgrade]
     pyproject = str(ROOT / "pyproject.toml")
     subprocess.run(compile_ + ["-o", str(LOCK), pyproject], check=True)
     subprocess.run(compile_ + ["--extra", "test", "-c", str(LOCK), "-o", str(TEST_LOCK), pyproject],
@@ -197,7 +200,7 @@ def work() -> int:
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "lock":
-        return refresh_locks()
+        return refresh_locks(sys.argv[2:])
     if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
         _bootstrap(with_tests=command == "test")
     if command == "test":
