@@ -65,10 +65,10 @@ def refresh_locks(args: list[str]) -> int:
     subprocess.run(pip + ["pip-tools>=7.4,<8"], check=True)
     upgrade = ["--upgrade"] if "--upgrade" in args else []
     compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, *upgrade]
-    pyproject = str(ROOT / "pyproject.toml")
-    subprocess.run(compile_ + ["-o", str(LOCK), pyproject], check=True)
-    subprocess.run(compile_ + ["--extra", "test", "-c", str(LOCK), "-o", str(TEST_LOCK), pyproject],
-                   check=True)
+    # Relative paths, so that the files' headers do not name this machine's directories.
+    subprocess.run(compile_ + ["-o", LOCK.name, "pyproject.toml"], check=True, cwd=ROOT)
+    subprocess.run(compile_ + ["--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
+                               "pyproject.toml"], check=True, cwd=ROOT)
     print(f"wrote {LOCK.name} and {TEST_LOCK.name}")
     return 0
 
