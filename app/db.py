@@ -1,15 +1,19 @@
 """The database connection: a real MongoDB through PyMongo's async API, or the embedded
-in-memory engine (mongomock-motor). The differences between the two are handled here and
-nowhere else."""
+engine (app/store/engine.py) that runs the same calls in memory; and the indexes.
+
+Nothing here queries: every read and write is a named function in app/store/."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import OperationFailure
 
 from .config import Settings
 
@@ -35,8 +39,6 @@ class Database:
         return bool(result.get("ok"))
 
     async def close(self) -> None:
-        if self.embedded:
-            return
         await self.client.close()
 
 
@@ -48,138 +50,87 @@ def connect(settings: Settings) -> Database:
             settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="support-chat"
         )
         return Database(client=client, db=client[settings.mongodb_db], embedded=False)
-    from mongomock_motor import AsyncMongoMockClient
+    from .store.engine import EmbeddedClient
 
-    client = AsyncMongoMockClient(tz_aware=True)
-    database = Database(client=client, db=client[settings.mongodb_db], embedded=True)
-    for name in COLLECTIONS:
-        _index_the_embedded_engine(getattr(database, name))
-    return database
+    client = EmbeddedClient()
+    return Database(client=client, db=client[settings.mongodb_db], embedded=True)
 
 
-def _index_the_embedded_engine(collection: Any) -> None:
-    """mongomock has indexes on paper only: it checks a unique index by scanning every
-    document on every insert, and finds a document by _id by scanning them all too. The chat
-    does both on every message, so the embedded store slowed down with every message stored
-    (at a few thousand messages it was most of the server's time). Give both a hash lookup.
-
-    The unique check keeps a map from each unique index's key values to the _id last written
-    with them. A hit is believed only if that document still exists with the same values (so
-    deletes and updates cannot leave a false duplicate); every write that can create a key
-    goes through this check (mongomock calls it on insert and on update), so a miss is a miss."""
-    from mongomock import DuplicateKeyError, filtering, helpers
-
-    mock = collection._AsyncMongoMockCollection__collection  # the mongomock Collection
-    store = mock._store
-    owners: dict[tuple, Any] = {}
-    scan_uniques = mock._ensure_uniques
-
-    def key_of(index: dict, doc: dict) -> tuple | None:
-        """The index's key values in this document, or None when the index skips it."""
-        values = []
-        for field, _ in index["key"]:
-            try:
-                values.append(helpers.get_value_by_dot(doc, field))
-            except KeyError:
-                values.append(None)
-        if index.get("sparse") and all(v is None for v in values):
-            return None
-        partial = index.get("partialFilterExpression")
-        if partial is not None and not filtering.filter_applies(partial, doc):
-            return None
-        return tuple(values)
-
-    primed: set[str] = set()
-
-    def prime(name: str, index: dict, writing: Any) -> None:
-        """An index made after documents were stored: learn who holds which key, once
-        (apart from the document being written, which is in the store already)."""
-        for doc in list(store.documents):
-            if doc["_id"] == writing:
-                continue
-            key = key_of(index, doc)
-            if key is not None:
-                owners[(name, key)] = doc["_id"]
-        primed.add(name)
-
-    def ensure_uniques(new_data: dict) -> None:
-        taken = []
-        for name, index in store.indexes.items():
-            if not index.get("unique"):
-                continue
-            if name not in primed:
-                try:
-                    prime(name, index, new_data["_id"])
-                except TypeError:
-                    return scan_uniques(new_data)
-            key = key_of(index, new_data)
-            if key is None:
-                continue
-            try:
-                owner = owners.get((name, key))
-            except TypeError:  # an unhashable value (a list, a sub-document): scan as before
-                return scan_uniques(new_data)
-            if owner is not None and owner != new_data["_id"] and owner in store:
-                if key_of(index, store[owner]) == key:
-                    fields = [f for f, _ in index["key"]]
-                    raise DuplicateKeyError(
-                        "E11000 Duplicate Key Error", 11000,
-                        {"keyValue": dict(zip(fields, key, strict=True)), "keyPattern": dict(index["key"])},
-                    )
-            taken.append((name, key))
-        for entry in taken:  # only once every index agreed: a refused write takes nothing
-            owners[entry] = new_data["_id"]
-
-    iter_documents = mock._iter_documents
-
-    def iter_documents_by_id(filter):
-        if type(filter) is dict and len(filter) == 1 and type(filter.get("_id")) in (ObjectId, str):
-            oid = filter["_id"]
-            return iter([store[oid]] if oid in store else [])
-        return iter_documents(filter)
-
-    mock._ensure_uniques = ensure_uniques
-    mock._iter_documents = iter_documents_by_id
+@contextlib.asynccontextmanager
+async def maintained(database: Database) -> AsyncIterator[None]:
+    """While the app runs: the embedded engine's TTL passes (a real MongoDB has its own)."""
+    if not database.embedded:
+        yield
+        return
+    task = asyncio.create_task(database.client.ttl_monitor(), name="embedded TTL monitor")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-async def ensure_indexes(database: Database) -> None:
+# Indexes that earlier versions made and this one replaces.
+RETIRED_INDEXES = {
+    "messages": ("one_message_per_client_msg_id", "history"),
+}
+
+
+async def ensure_indexes(database: Database, settings: Settings | None = None) -> None:
+    for collection, names in RETIRED_INDEXES.items():
+        existing = await getattr(database, collection).index_information()
+        for name in names:
+            if name in existing:
+                with contextlib.suppress(OperationFailure):  # another process dropped it first
+                    await getattr(database, collection).drop_index(name)
+
     await database.users.create_index([("email", ASCENDING)], unique=True)
-    await database.tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
-    await database.tickets.create_index(
-        [("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)]
-    )
-    await database.tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
-    await database.messages.create_index(
-        [("ticket_id", ASCENDING), ("client_msg_id", ASCENDING)],
-        unique=True,
-        partialFilterExpression={"client_msg_id": {"$exists": True}},
-        name="one_message_per_client_msg_id",
-    )
-    await database.messages.create_index(
-        [("ticket_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
-        name="history",
-    )
-    await database.audit_events.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="audit_newest")
+
+    tickets = database.tickets
+    await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
+    await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
+    await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
+    # The sweeps: only tickets that are due carry these fields.
+    for due in ("escalate_at", "resolve_at"):
+        await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",
+                                   partialFilterExpression={due: {"$exists": True}})
+
+    messages = database.messages
+    await messages.create_index([("ticket_id", ASCENDING), ("seq", ASCENDING)], unique=True,
+                                name="history_by_seq")
+    await messages.create_index([("ticket_id", ASCENDING), ("guest_seq", ASCENDING)], unique=True,
+                                name="guest_history",
+                                partialFilterExpression={"guest_seq": {"$exists": True}})
+    await messages.create_index(
+        [("ticket_id", ASCENDING), ("sender_id", ASCENDING), ("client_msg_id", ASCENDING)],
+        unique=True, name="one_message_per_sender_client_msg_id",
+        partialFilterExpression={"client_msg_id": {"$exists": True}})
+    await messages.create_index(
+        [("ticket_id", ASCENDING), ("system_key", ASCENDING)], unique=True,
+        name="one_system_line_per_key", partialFilterExpression={"system_key": {"$exists": True}})
+
+    audit = database.audit_events
+    await audit.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="audit_newest")
     for field in ("actor.id", "action", "entity.id"):
-        await database.audit_events.create_index(
-            [(field, ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)], name=f"audit_by_{field}"
-        )
-    await database.jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
-    await database.jobs.create_index(
-        [("dedupe_key", ASCENDING)],
-        unique=True,
-        partialFilterExpression={"dedupe_key": {"$exists": True}},
-        name="one_job_per_dedupe_key",
-    )
-    await database.notifications.create_index(
-        [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox"
-    )
-    await database.notifications.create_index(
-        [("user_id", ASCENDING), ("read_at", ASCENDING)], name="unread"
-    )
-    await database.notifications.create_index(
-        [("dedupe_key", ASCENDING)],
-        unique=True,
-        partialFilterExpression={"dedupe_key": {"$exists": True}},
-        name="one_notification_per_dedupe_key",
-    )
+        await audit.create_index([(field, ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+                                 name=f"audit_by_{field}")
+
+    jobs = database.jobs
+    await jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
+    await jobs.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+                            name="by_status")
+    await jobs.create_index([("dedupe_key", ASCENDING)], unique=True,
+                            partialFilterExpression={"dedupe_key": {"$exists": True}},
+                            name="one_job_per_dedupe_key")
+    # Finished jobs and read notifications carry expire_at: MongoDB deletes them then.
+    await jobs.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+
+    notifications = database.notifications
+    await notifications.create_index(
+        [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="inbox")
+    await notifications.create_index([("user_id", ASCENDING), ("read_at", ASCENDING)], name="unread")
+    await notifications.create_index([("dedupe_key", ASCENDING)], unique=True,
+                                     partialFilterExpression={"dedupe_key": {"$exists": True}},
+                                     name="one_notification_per_dedupe_key")
+    await notifications.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")

@@ -1,0 +1,486 @@
+"""The embedded engine: mongomock, run the way PyMongo's async driver runs.
+
+With no MONGODB_URI the store runs on this instead of `pymongo.AsyncMongoClient`. It offers
+the same calls with the same shapes (`await collection.find_one(...)`,
+`collection.find(...).sort(...).limit(...)`, `await cursor.to_list(n)`,
+`await collection.aggregate(...)` returning a cursor) and keeps the driver's contract where
+the store relies on it, which mongomock alone (and mongomock-motor's wrapper, used before)
+does not:
+
+- **Every call yields to the event loop**, before it runs and after (a request and an
+  answer crossing a network), so concurrent tasks interleave between database calls as
+  they do against a real MongoDB. A read followed by a write is never atomic here either.
+- **Limits are limits**: `to_list(n)` and `limit(n)` return at most n documents.
+- **PyMongo's errors**: what PyMongo cannot encode (lone surrogates, integers over 64
+  bits, unknown types) fails the same way, in filters and updates too, and a broken unique
+  index raises `pymongo.errors.DuplicateKeyError` with `keyValue`.
+- **TTL indexes** expire documents in a background pass, as MongoDB's TTL monitor does
+  (every 60 s by default; `purge_expired()` runs one pass at once).
+- **Hooks** (`client.hooks`): awaited before each operation runs, so that a test can hold
+  one caller at an exact point while another runs (tests/store/interleave.py).
+
+Speed. mongomock finds a document by `_id` and checks unique indexes by scanning every
+document of the collection; the chat does both on every message, so the embedded store
+slowed down with every message stored. `_index_lookups` gives both a hash lookup. That
+needs two private methods of mongomock's Collection (`_iter_documents`,
+`_ensure_uniques`) and its private `_store`; pyproject.toml pins mongomock to the minor
+version they were read from, and tests/store/test_engine.py fails first if they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bson
+import mongomock
+from bson import ObjectId
+from mongomock import filtering, helpers
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+log = logging.getLogger(__name__)
+
+TTL_MONITOR_INTERVAL = 60.0  # what MongoDB's TTL monitor sleeps between passes
+BATCH_SIZE = 101  # the driver's first batch: async iteration yields between batches
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One call as a hook sees it, before it runs."""
+
+    collection: str
+    method: str
+    filter: Mapping | None = None
+    document: Any = None  # the inserted document(s), or the update
+
+
+Hook = Callable[[Operation], Awaitable[None]]
+
+
+def _check_encodable(value: Any) -> None:
+    """Fail as PyMongo does for what BSON cannot hold: PyMongo encodes every filter and
+    update before sending it; mongomock would otherwise compare a lone surrogate or a
+    300-digit integer happily."""
+    if value:
+        bson.encode({"v": value})
+
+
+class EmbeddedClient:
+    """The embedded counterpart of `pymongo.AsyncMongoClient`."""
+
+    def __init__(self) -> None:
+        self._client = mongomock.MongoClient(tz_aware=True)
+        self._databases: dict[str, EmbeddedDatabase] = {}
+        self.hooks: list[Hook] = []
+
+    def __getitem__(self, name: str) -> EmbeddedDatabase:
+        if name not in self._databases:
+            self._databases[name] = EmbeddedDatabase(self, self._client[name], name)
+        return self._databases[name]
+
+    def get_database(self, name: str) -> EmbeddedDatabase:
+        return self[name]
+
+    async def close(self) -> None:
+        return None
+
+    async def _round_trip(self, operation: Operation, run: Callable[[], Any]) -> Any:
+        await asyncio.sleep(0)  # the request on its way
+        for hook in list(self.hooks):
+            await hook(operation)
+        result = run()
+        await asyncio.sleep(0)  # the answer on its way back
+        return result
+
+    async def purge_expired(self) -> int:
+        """One pass of the TTL monitor over every database; returns documents removed."""
+        removed = 0
+        for database in self._databases.values():
+            for collection in list(database._collections.values()):
+                removed += await collection._purge_expired()
+        return removed
+
+    async def ttl_monitor(self, interval: float = TTL_MONITOR_INTERVAL) -> None:
+        """Run forever (as a task): a TTL pass every `interval` seconds."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.purge_expired()
+            except Exception:
+                log.exception("TTL pass of the embedded store failed")
+
+
+class EmbeddedDatabase:
+    def __init__(self, client: EmbeddedClient, database: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._database = database
+        self._collections: dict[str, EmbeddedCollection] = {}
+
+    def __getitem__(self, name: str) -> EmbeddedCollection:
+        if name not in self._collections:
+            self._collections[name] = EmbeddedCollection(self.client, self._database[name], name)
+        return self._collections[name]
+
+    def get_collection(self, name: str) -> EmbeddedCollection:
+        return self[name]
+
+    async def command(self, command: str | Mapping, **kwargs: Any) -> dict:
+        name = command if isinstance(command, str) else next(iter(command))
+        if name != "ping":
+            raise NotImplementedError(f"the embedded store answers only ping, not {name!r}")
+        return await self.client._round_trip(Operation("$cmd", "ping"), lambda: {"ok": 1.0})
+
+    async def list_collection_names(self) -> list[str]:
+        return await self.client._round_trip(
+            Operation("$cmd", "listCollections"), self._database.list_collection_names)
+
+
+@dataclass
+class _TTLIndex:
+    field: str
+    after: timedelta
+
+
+class EmbeddedCollection:
+    """The embedded counterpart of `pymongo.asynchronous.collection.AsyncCollection`."""
+
+    def __init__(self, client: EmbeddedClient, collection: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._collection = collection
+        self._ttl: dict[str, _TTLIndex] = {}
+        _index_lookups(collection)
+
+    def _call(self, method: str, run: Callable[[], Any], *, filter: Mapping | None = None,
+              document: Any = None) -> Awaitable[Any]:
+        return self.client._round_trip(Operation(self.name, method, filter, document), run)
+
+    # --- writes ---------------------------------------------------------------------
+
+    async def insert_one(self, document: dict) -> Any:
+        return await self._call("insert_one", lambda: self._collection.insert_one(document),
+                                document=document)
+
+    async def insert_many(self, documents: Iterable[dict], *, ordered: bool = True) -> Any:
+        documents = list(documents)
+        return await self._call(
+            "insert_many", lambda: self._collection.insert_many(documents, ordered=ordered),
+            document=documents)
+
+    async def update_one(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
+        _check_encodable(filter), _check_encodable(update)
+        return await self._call("update_one",
+                                lambda: self._collection.update_one(filter, update, upsert=upsert),
+                                filter=filter, document=update)
+
+    async def update_many(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
+        _check_encodable(filter), _check_encodable(update)
+        return await self._call("update_many",
+                                lambda: self._collection.update_many(filter, update, upsert=upsert),
+                                filter=filter, document=update)
+
+    async def find_one_and_update(
+        self, filter: Mapping, update: Any, projection: Any = None, *, sort: Any = None,
+        upsert: bool = False, return_document: bool = ReturnDocument.BEFORE,
+    ) -> dict | None:
+        _check_encodable(filter), _check_encodable(update)
+        return await self._call(
+            "find_one_and_update",
+            lambda: self._collection.find_one_and_update(
+                filter, update, projection, sort=sort, upsert=upsert,
+                return_document=return_document),
+            filter=filter, document=update)
+
+    async def find_one_and_delete(self, filter: Mapping, projection: Any = None, *,
+                                  sort: Any = None) -> dict | None:
+        _check_encodable(filter)
+        return await self._call(
+            "find_one_and_delete",
+            lambda: self._collection.find_one_and_delete(filter, projection, sort=sort),
+            filter=filter)
+
+    async def delete_one(self, filter: Mapping) -> Any:
+        _check_encodable(filter)
+        return await self._call("delete_one", lambda: self._collection.delete_one(filter),
+                                filter=filter)
+
+    async def delete_many(self, filter: Mapping) -> Any:
+        _check_encodable(filter)
+        return await self._call("delete_many", lambda: self._collection.delete_many(filter),
+                                filter=filter)
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def find_one(self, filter: Mapping | None = None, projection: Any = None, *,
+                       sort: Any = None, skip: int = 0) -> dict | None:
+        _check_encodable(filter)
+
+        def run() -> dict | None:
+            found = self._collection.find(filter or {}, projection, skip=skip, limit=1, sort=sort)
+            return next(iter(found), None)
+
+        return await self._call("find_one", run, filter=filter)
+
+    def find(self, filter: Mapping | None = None, projection: Any = None, *, sort: Any = None,
+             skip: int = 0, limit: int = 0) -> EmbeddedCursor:
+        return EmbeddedCursor(self, filter or {}, projection, sort=sort, skip=skip, limit=limit)
+
+    async def count_documents(self, filter: Mapping, *, limit: int | None = None,
+                              skip: int | None = None) -> int:
+        _check_encodable(filter)
+        options = {k: v for k, v in (("limit", limit), ("skip", skip)) if v}
+        return await self._call("count_documents",
+                                lambda: self._collection.count_documents(filter, **options),
+                                filter=filter)
+
+    async def estimated_document_count(self) -> int:
+        return await self._call("estimated_document_count",
+                                self._collection.estimated_document_count)
+
+    async def distinct(self, key: str, filter: Mapping | None = None) -> list:
+        _check_encodable(filter)
+        return await self._call("distinct", lambda: self._collection.distinct(key, filter),
+                                filter=filter)
+
+    async def aggregate(self, pipeline: list[dict]) -> EmbeddedCommandCursor:
+        """Awaited, as PyMongo's async aggregate is; the answer is a cursor."""
+        _check_encodable(pipeline)
+        docs = await self._call("aggregate", lambda: list(self._collection.aggregate(pipeline)),
+                                document=pipeline)
+        return EmbeddedCommandCursor(self.client, docs)
+
+    # --- indexes --------------------------------------------------------------------
+
+    async def create_index(self, keys: Any, **options: Any) -> str:
+        """A TTL index (expireAfterSeconds) is kept here, not in mongomock, whose own TTL
+        rule rescans the collection on every access."""
+        after = options.pop("expireAfterSeconds", None)
+        name = await self._call("create_index",
+                                lambda: self._collection.create_index(keys, **options))
+        if after is not None:
+            key = keys if isinstance(keys, str) else keys[0][0]
+            self._ttl[name] = _TTLIndex(field=key, after=timedelta(seconds=after))
+        return name
+
+    async def drop_index(self, name: str) -> None:
+        self._ttl.pop(name, None)
+        await self._call("drop_index", lambda: self._collection.drop_index(name))
+
+    async def index_information(self) -> dict:
+        info = await self._call("index_information", self._collection.index_information)
+        for name, ttl in self._ttl.items():
+            if name in info:
+                info[name]["expireAfterSeconds"] = int(ttl.after.total_seconds())
+        return info
+
+    async def drop(self) -> None:
+        self._ttl.clear()
+        await self._call("drop", self._collection.drop)
+
+    async def _purge_expired(self) -> int:
+        removed = 0
+        now = datetime.now(UTC)
+        for ttl in list(self._ttl.values()):
+            # MongoDB removes a document when its field (a date, or the earliest date of
+            # an array) is older than expireAfterSeconds; any other value never expires.
+            result = await self.delete_many({ttl.field: {"$lte": now - ttl.after, "$type": "date"}})
+            removed += result.deleted_count
+        return removed
+
+
+class EmbeddedCursor:
+    """The embedded counterpart of PyMongo's AsyncCursor: chain sort/skip/limit, then
+    `await to_list(n)` or `async for`."""
+
+    def __init__(self, collection: EmbeddedCollection, filter: Mapping, projection: Any, *,
+                 sort: Any = None, skip: int = 0, limit: int = 0) -> None:
+        self._collection = collection
+        self._filter = filter
+        self._projection = projection
+        self._sort = sort
+        self._skip = skip
+        self._limit = limit
+        self._started = False
+
+    def _chain(self) -> EmbeddedCursor:
+        if self._started:
+            raise mongomock.InvalidOperation("cannot set options after executing query")
+        return self
+
+    def sort(self, key_or_list: Any, direction: int | None = None) -> EmbeddedCursor:
+        self._sort = [(key_or_list, direction or 1)] if isinstance(key_or_list, str) else key_or_list
+        return self._chain()
+
+    def skip(self, skip: int) -> EmbeddedCursor:
+        self._skip = skip
+        return self._chain()
+
+    def limit(self, limit: int) -> EmbeddedCursor:
+        self._limit = limit
+        return self._chain()
+
+    def _run(self, length: int | None) -> list[dict]:
+        limit = self._limit
+        if length is not None and length > 0:
+            limit = min(limit, length) if limit else length
+        found = self._collection._collection.find(
+            self._filter, self._projection, sort=self._sort, skip=self._skip, limit=limit)
+        return list(found)
+
+    async def to_list(self, length: int | None = None) -> list[dict]:
+        """At most `length` documents (all of them when None), as PyMongo returns."""
+        if length is not None and length < 0:
+            raise ValueError("to_list() length must be greater than or equal to 0")
+        _check_encodable(self._filter)
+        self._started = True
+        return await self._collection._call("find", lambda: self._run(length), filter=self._filter)
+
+    def __aiter__(self):
+        return self._iterate()
+
+    async def _iterate(self):
+        docs = await self.to_list(None)
+        for start in range(0, len(docs), BATCH_SIZE):
+            if start:
+                await asyncio.sleep(0)  # the next batch (getMore)
+            for doc in docs[start:start + BATCH_SIZE]:
+                yield doc
+
+
+class EmbeddedCommandCursor:
+    """What `await collection.aggregate(...)` returns."""
+
+    def __init__(self, client: EmbeddedClient, docs: list[dict]) -> None:
+        self._client = client
+        self._docs = docs
+
+    async def to_list(self, length: int | None = None) -> list[dict]:
+        await asyncio.sleep(0)
+        return self._docs if length is None else self._docs[:length]
+
+    def __aiter__(self):
+        return self._iterate()
+
+    async def _iterate(self):
+        for doc in self._docs:
+            yield doc
+
+
+# --- hash lookups (mongomock internals: see the module's docstring) ----------------------
+
+
+def _index_lookups(collection: Any) -> None:
+    """Give `_id` lookups and unique-index checks a hash table instead of a scan.
+
+    The unique check keeps, per unique index, a map from key values to the _id last written
+    with them. A hit is believed only if that document still exists with the same values (so
+    deletes and updates cannot leave a false duplicate); every write that can create a key
+    goes through `_ensure_uniques` (mongomock calls it on insert and after each update), so
+    a miss is a miss. An equality filter on exactly a unique index's fields (the duplicate
+    lookup of a message) uses the same map."""
+    if getattr(collection, "_support_chat_lookups", False):
+        return
+    store = collection._store
+    scan_uniques = collection._ensure_uniques
+    iter_documents = collection._iter_documents
+    owners: dict[tuple, Any] = {}
+    primed: set[str] = set()
+
+    def key_of(index: dict, doc: Mapping) -> tuple | None:
+        """The index's key values in this document, or None when the index skips it."""
+        values = []
+        for name, _ in index["key"]:
+            try:
+                values.append(helpers.get_value_by_dot(doc, name))
+            except KeyError:
+                values.append(None)
+        if index.get("sparse") and all(v is None for v in values):
+            return None
+        partial = index.get("partialFilterExpression")
+        if partial is not None and not filtering.filter_applies(partial, doc):
+            return None
+        return tuple(values)
+
+    def prime(name: str, index: dict, writing: Any) -> None:
+        """An index made after documents were stored: learn who holds which key, once."""
+        for doc in list(store.documents):
+            if doc["_id"] == writing:
+                continue
+            key = key_of(index, doc)
+            if key is not None:
+                owners[(name, key)] = doc["_id"]
+        primed.add(name)
+
+    def ensure_uniques(new_data: dict) -> None:
+        taken = []
+        for name, index in store.indexes.items():
+            if not index.get("unique"):
+                continue
+            try:
+                if name not in primed:
+                    prime(name, index, new_data["_id"])
+                key = key_of(index, new_data)
+                if key is None:
+                    continue
+                owner = owners.get((name, key))
+            except TypeError:  # an unhashable value (a list, a sub-document): scan as before
+                return scan_uniques(new_data)
+            if owner is not None and owner != new_data["_id"] and owner in store:
+                if key_of(index, store[owner]) == key:
+                    names = [f for f, _ in index["key"]]
+                    raise DuplicateKeyError(
+                        "E11000 duplicate key error", 11000,
+                        {"keyValue": dict(zip(names, key, strict=True)),
+                         "keyPattern": dict(index["key"])})
+            taken.append((name, key))
+        for entry in taken:  # only once every index agreed: a refused write takes nothing
+            owners[entry] = new_data["_id"]
+
+    def unique_lookup(filter: dict) -> list | None:
+        """The one candidate of an equality filter on exactly a unique index's fields."""
+        for name, index in store.indexes.items():
+            if not index.get("unique") or name not in primed:
+                continue
+            names = [f for f, _ in index["key"]]
+            if len(names) != len(filter) or any(n not in filter for n in names):
+                continue
+            key = tuple(filter[n] for n in names)
+            if any(isinstance(v, dict) for v in key):
+                return None  # an operator, not a value
+            try:
+                owner = owners.get((name, key))
+            except TypeError:
+                return None
+            if owner is None or owner not in store:
+                # Not in the map. A document the index skips (sparse, partial) could still
+                # match, unless what is asked for is itself inside the index.
+                if index.get("sparse") and all(v is None for v in key):
+                    return None
+                partial = index.get("partialFilterExpression")
+                if partial is not None and not filtering.filter_applies(partial, filter):
+                    return None
+                return []
+            return [store[owner]]
+        return None
+
+    def iter_documents_indexed(filter: Any):
+        if type(filter) is dict and filter:
+            oid = filter.get("_id")
+            if type(oid) in (ObjectId, str):
+                candidates = [store[oid]] if oid in store else []
+            else:
+                candidates = unique_lookup(filter)
+            if candidates is not None:
+                return (doc for doc in candidates if filtering.filter_applies(filter, doc))
+        return iter_documents(filter)
+
+    collection._ensure_uniques = ensure_uniques
+    collection._iter_documents = iter_documents_indexed
+    collection._support_chat_lookups = True
+

@@ -1,0 +1,264 @@
+"""What the store relies on from its database, query shape by query shape: the same answers
+from the embedded engine and from a real MongoDB (TEST_MONGODB_URI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import bson
+import pytest
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from app.store import audit as stored_audit
+from app.store import jobs as stored_jobs
+from app.store import messages as stored_messages
+from app.store import tickets as stored_tickets
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+# --- limits, sorts, cursors ------------------------------------------------------------
+
+
+async def test_to_list_returns_at_most_its_length_and_limit_caps_too(database):
+    await database.tickets.insert_many([{"n": n} for n in range(30)])
+    assert len(await database.tickets.find({}).to_list(7)) == 7
+    assert len(await database.tickets.find({}).limit(5).to_list(None)) == 5
+    assert len(await database.tickets.find({}).limit(5).to_list(9)) == 5
+    assert len(await database.tickets.find({}).limit(9).to_list(5)) == 5
+    assert len(await database.tickets.find({}).to_list(None)) == 30
+
+
+async def test_sort_orders_compound_keys_and_missing_values_as_mongodb_does(database):
+    await database.tickets.insert_many([
+        {"k": 2, "n": 1}, {"k": 1, "n": 2}, {"k": 2, "n": 0}, {"n": 9}, {"k": None, "n": 8}])
+    asc = await database.tickets.find({}).sort([("k", 1), ("n", 1)]).to_list(None)
+    # missing and null sort first, together, then by the second key
+    assert [d["n"] for d in asc] == [8, 9, 2, 0, 1]
+    desc = await database.tickets.find({"k": {"$ne": None}}).sort([("k", -1), ("n", -1)]).to_list(None)
+    assert [d["n"] for d in desc] == [1, 0, 2]
+
+
+async def test_async_iteration_walks_every_document_in_order(database):
+    await database.messages.insert_many([{"ticket_id": 1, "seq": n} for n in range(250)])
+    seen = [d["seq"] async for d in database.messages.find({"ticket_id": 1}).sort("seq", 1)]
+    assert seen == list(range(250))
+
+
+async def test_count_and_distinct(database):
+    await database.jobs.insert_many([{"status": s} for s in ("queued", "dead", "dead")])
+    assert await database.jobs.count_documents({"status": "dead"}) == 2
+    assert sorted(await database.jobs.distinct("status")) == ["dead", "queued"]
+
+
+async def test_aggregate_is_awaited_and_answers_a_cursor(database):
+    await database.tickets.insert_many([{"status": s} for s in ("open", "open", "closed")])
+    cursor = await database.tickets.aggregate(
+        [{"$group": {"_id": "$status", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}])
+    assert await cursor.to_list(None) == [{"_id": "closed", "n": 1}, {"_id": "open", "n": 2}]
+
+
+# --- operators the store's filters use --------------------------------------------------
+
+
+async def test_filter_operators(database):
+    await database.tickets.insert_many([
+        {"n": 1, "status": "open", "tags": ["vip"]},
+        {"n": 2, "status": "pending", "due": T0},
+        {"n": 3, "status": "closed", "due": T0 + timedelta(hours=1)},
+    ])
+
+    async def ns(query):
+        return sorted(d["n"] for d in await database.tickets.find(query).to_list(None))
+
+    assert await ns({"status": {"$in": ["open", "pending"]}}) == [1, 2]
+    assert await ns({"status": {"$ne": "closed"}}) == [1, 2]
+    assert await ns({"due": {"$exists": True}}) == [2, 3]
+    assert await ns({"due": {"$lte": T0}}) == [2]
+    assert await ns({"$or": [{"n": 1}, {"due": {"$gt": T0}}]}) == [1, 3]
+    assert await ns({"$and": [{"n": {"$gte": 2}}, {"status": "closed"}]}) == [3]
+    assert await ns({"tags": "vip"}) == [1]
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+async def test_find_one_and_update_returns_the_new_document_or_none_when_the_filter_fails(database):
+    oid = (await database.tickets.insert_one({"status": "open", "version": 1})).inserted_id
+    after = await database.tickets.find_one_and_update(
+        {"_id": oid, "version": 1}, {"$set": {"status": "closed"}, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER)
+    assert (after["status"], after["version"]) == ("closed", 2)
+    before = await database.tickets.find_one_and_update(
+        {"_id": oid}, {"$set": {"status": "open"}}, return_document=ReturnDocument.BEFORE)
+    assert before["status"] == "closed"
+    assert await database.tickets.find_one_and_update(
+        {"_id": oid, "version": 1}, {"$inc": {"version": 1}}) is None  # the version moved on
+
+
+async def test_min_max_on_missing_fields_set_them_and_then_keep_the_extreme(database):
+    oid = (await database.tickets.insert_one({"n": 1})).inserted_id
+    for at in (T0 + timedelta(minutes=5), T0, T0 + timedelta(minutes=9)):
+        await database.tickets.update_one({"_id": oid}, {"$min": {"first": at}, "$max": {"last": at}})
+    doc = await database.tickets.find_one({"_id": oid})
+    assert (doc["first"], doc["last"]) == (T0, T0 + timedelta(minutes=9))
+
+
+async def test_unset_and_inc(database):
+    oid = (await database.tickets.insert_one({"a": 1, "b": 2, "seq": 4})).inserted_id
+    await database.tickets.update_one({"_id": oid}, {"$unset": {"a": ""}, "$inc": {"seq": 2}})
+    doc = await database.tickets.find_one({"_id": oid})
+    assert "a" not in doc and doc["seq"] == 6
+
+
+async def test_datetimes_come_back_tz_aware_in_utc_with_milliseconds(database):
+    oid = (await database.tickets.insert_one({"at": T0.replace(microsecond=678901)})).inserted_id
+    doc = await database.tickets.find_one({"_id": oid})
+    assert doc["at"] == T0 and doc["at"].utcoffset() == timedelta(0)
+    naive = datetime(2026, 1, 2, 3, 4, 5)  # a naive time is taken as UTC
+    await database.tickets.update_one({"_id": oid}, {"$set": {"naive": naive}})
+    assert (await database.tickets.find_one({"_id": oid}))["naive"] == naive.replace(tzinfo=UTC)
+
+
+async def test_what_bson_cannot_hold_is_refused_in_documents_filters_and_updates(database):
+    for bad in ("\ud800", 10**30):
+        with pytest.raises((bson.errors.InvalidDocument, OverflowError, UnicodeEncodeError)):
+            await database.tickets.insert_one({"v": bad})
+        with pytest.raises((bson.errors.InvalidDocument, OverflowError, UnicodeEncodeError)):
+            await database.tickets.find_one({"v": bad})
+        with pytest.raises((bson.errors.InvalidDocument, OverflowError, UnicodeEncodeError)):
+            await database.tickets.update_one({}, {"$set": {"v": bad}})
+    assert await database.tickets.count_documents({}) == 0
+
+
+# --- indexes ------------------------------------------------------------------------------
+
+
+async def test_a_client_msg_id_is_unique_per_sender_in_a_ticket(database):
+    ticket = ObjectId()
+    base = {"ticket_id": ticket, "kind": "message", "body": "x"}
+    await database.messages.insert_one({**base, "seq": 1, "sender_id": "guest", "client_msg_id": "m1"})
+    with pytest.raises(DuplicateKeyError) as caught:
+        await database.messages.insert_one({**base, "seq": 2, "sender_id": "guest", "client_msg_id": "m1"})
+    assert caught.value.details["keyValue"]["client_msg_id"] == "m1"
+    # another sender may use the same id: it is theirs, not the guest's
+    await database.messages.insert_one({**base, "seq": 3, "sender_id": "agent", "client_msg_id": "m1"})
+    # and system lines have a key space of their own
+    await database.messages.insert_one({**base, "seq": 4, "sender_id": None, "system_key": "m1"})
+    with pytest.raises(DuplicateKeyError):
+        await database.messages.insert_one({**base, "seq": 5, "sender_id": None, "system_key": "m1"})
+    found = await stored_messages.by_client_msg_id(database, ticket_id=ticket, sender_id="agent",
+                                                   client_msg_id="m1")
+    assert found["seq"] == 3
+    assert await stored_messages.by_client_msg_id(database, ticket_id=ticket, sender_id="nobody",
+                                                  client_msg_id="m1") is None
+
+
+async def test_a_number_is_unique_in_its_ticket_and_guest_numbers_only_where_given(database):
+    ticket = ObjectId()
+    await database.messages.insert_one({"ticket_id": ticket, "seq": 1, "guest_seq": 1})
+    await database.messages.insert_one({"ticket_id": ticket, "seq": 2})  # a note: no guest number
+    await database.messages.insert_one({"ticket_id": ticket, "seq": 3})
+    with pytest.raises(DuplicateKeyError):
+        await database.messages.insert_one({"ticket_id": ticket, "seq": 2})
+    with pytest.raises(DuplicateKeyError):
+        await database.messages.insert_one({"ticket_id": ticket, "seq": 4, "guest_seq": 1})
+    await database.messages.insert_one({"ticket_id": ObjectId(), "seq": 1, "guest_seq": 1})
+
+
+async def test_a_refused_update_onto_a_taken_key_changes_nothing(database):
+    await database.users.insert_one({"email": "a@example.com"})
+    oid = (await database.users.insert_one({"email": "b@example.com"})).inserted_id
+    with pytest.raises(DuplicateKeyError):
+        await database.users.update_one({"_id": oid}, {"$set": {"email": "a@example.com"}})
+    assert (await database.users.find_one({"_id": oid}))["email"] == "b@example.com"
+    await database.users.delete_one({"email": "a@example.com"})
+    await database.users.update_one({"_id": oid}, {"$set": {"email": "a@example.com"}})  # free now
+    await database.users.insert_one({"email": "b@example.com"})
+
+
+async def test_ttl_indexes_are_declared_on_expire_at(database):
+    for collection in (database.jobs, database.notifications):
+        info = await collection.index_information()
+        assert info["expire"]["expireAfterSeconds"] == 0
+
+
+# --- the store's own functions ------------------------------------------------------------
+
+
+async def _ticket(database, **fields) -> dict:
+    return await stored_tickets.insert(database, ticket={
+        "status": "open", "version": 1, "seq": 1, "guest_seq": 1, "guest_id": "g",
+        "created_at": T0, "updated_at": T0, **fields})
+
+
+async def test_recording_a_message_takes_numbers_only_while_the_status_is_as_read(database):
+    ticket = await _ticket(database)
+    after = await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="hi", by_guest=False)
+    assert (after["seq"], after["guest_seq"], after["version"]) == (2, 2, 2)
+    assert after["first_response_at"] == T0 and after["last_message_preview"] == "hi"
+    closed = await stored_tickets.change(database, ticket_id=ticket["_id"], version=2,
+                                         at=T0, set={"status": "closed"})
+    assert closed["version"] == 3
+    assert await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="late", by_guest=True) is None
+    assert await stored_tickets.take_seq(database, ticket_id=ticket["_id"], guest_visible=False,
+                                         unless_closed=True) is None
+    line = await stored_tickets.take_seq(database, ticket_id=ticket["_id"], guest_visible=True,
+                                         unless_closed=False)
+    assert (line["seq"], line["guest_seq"]) == (3, 3)
+
+
+async def test_history_pages_by_number_oldest_first(database):
+    ticket = ObjectId()
+    await database.messages.insert_many([
+        {"ticket_id": ticket, "seq": n, **({"guest_seq": (n + 1) // 2} if n % 2 else {})}
+        for n in range(1, 12)])
+    page, more = await stored_messages.newest(database, ticket_id=ticket, number="seq", before=None, limit=4)
+    assert ([m["seq"] for m in page], more) == ([8, 9, 10, 11], True)
+    page, more = await stored_messages.newest(database, ticket_id=ticket, number="seq", before=8, limit=10)
+    assert ([m["seq"] for m in page], more) == (list(range(1, 8)), False)
+    page, more = await stored_messages.after(database, ticket_id=ticket, number="guest_seq", after=2, limit=2)
+    assert ([m["guest_seq"] for m in page], more) == ([3, 4], True)
+
+
+async def test_due_tickets_are_walked_in_order_past_a_position(database):
+    for n in range(5):
+        await _ticket(database, escalate_at=T0 + timedelta(minutes=n % 3))
+    await _ticket(database)  # not waiting: never due
+    first = await stored_tickets.due(database, field="escalate_at", now=T0 + timedelta(hours=1),
+                                     after=None, limit=3)
+    rest = await stored_tickets.due(database, field="escalate_at", now=T0 + timedelta(hours=1),
+                                    after=(first[-1]["escalate_at"], first[-1]["_id"]), limit=3)
+    walked = first + rest
+    assert len(walked) == 5 and len({t["_id"] for t in walked}) == 5
+    assert [t["escalate_at"] for t in walked] == sorted(t["escalate_at"] for t in walked)
+    assert await stored_tickets.due(database, field="escalate_at", now=T0 - timedelta(minutes=1),
+                                    after=None, limit=10) == []
+
+
+async def test_a_job_is_claimed_by_one_worker_and_renewed_only_by_it(database):
+    await stored_jobs.insert(database, job={"kind": "k", "status": "queued", "run_at": T0,
+                                            "attempts": 0, "payload": {}})
+    job = await stored_jobs.claim(database, worker_id="w1", now=T0, lease_until=T0 + timedelta(seconds=30))
+    assert (job["locked_by"], job["attempts"]) == ("w1", 1)
+    assert await stored_jobs.claim(database, worker_id="w2", now=T0, lease_until=T0) is None
+    assert await stored_jobs.renew(database, job_id=job["_id"], worker_id="w1", now=T0,
+                                   lease_until=T0 + timedelta(seconds=60))
+    assert not await stored_jobs.renew(database, job_id=job["_id"], worker_id="w2", now=T0,
+                                       lease_until=T0 + timedelta(seconds=60))
+    # past the first lease but inside the renewed one: still not claimable
+    assert await stored_jobs.claim(database, worker_id="w2", now=T0 + timedelta(seconds=45),
+                                   lease_until=T0) is None
+
+
+async def test_the_audit_export_walks_every_event_in_batches(database, monkeypatch):
+    monkeypatch.setattr(stored_audit, "EXPORT_BATCH", 7)
+    await database.audit_events.insert_many(
+        [{"at": T0 + timedelta(seconds=n % 5), "action": "a"} for n in range(30)])
+    walked = [e async for e in stored_audit.every(database, filters=stored_audit.AuditFilters())]
+    assert len(walked) == 30 and len({e["_id"] for e in walked}) == 30
+    assert [e["at"] for e in walked] == sorted((e["at"] for e in walked), reverse=True)
