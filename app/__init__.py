@@ -30,16 +30,17 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
     from .http import admin, auth, notifications, pages, tickets
-    from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
+    from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware
 
     app = web.Application(
-        middlewares=[security_headers_middleware, cors_middleware, client_middleware,
+        middlewares=[cors_middleware, client_middleware,
                      csrf_middleware, error_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
     app[startup_notes_key] = []
+    app.on_response_prepare.append(security_headers)
 
     sio = socket_server.create_sio(settings)
     sio.attach(app)
@@ -57,11 +58,29 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
 
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_database(database))
     app.cleanup_ctx.append(socket_server.message_queue)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
     return app
+
+
+SOCKETS_CLOSE_TIMEOUT = 2.0
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """on_shutdown: close every Socket.IO connection at once (each is told it was closed by
+    the server, and reconnects elsewhere). Otherwise the web server waits for them to end
+    by themselves, about a minute, and an orchestrator's grace period kills the process
+    before the worker hands back its job and the audit backlog is written."""
+    sio = app[sio_key]
+    try:
+        if sio.eio.sockets:
+            await asyncio.wait_for(sio.eio.disconnect(), SOCKETS_CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.warning("shutdown: some sockets did not close within %.0f s", SOCKETS_CLOSE_TIMEOUT)
+    await sio.shutdown()
 
 
 async def _trust_tasks(app: web.Application):
@@ -108,7 +127,8 @@ def _database(shared: Database | None):
         app[ctx_key] = ctx
         socket_server.register(app[sio_key], ctx)
         app[startup_notes_key].extend(await users.seed(database, settings))
-        yield
+        async with db_module.maintained(database):
+            yield
         if shared is None:
             await database.close()
 

@@ -47,6 +47,7 @@ class Settings:
     rate_chat_start_per_guest: str = "10/hour"
     rate_chat_start_per_ip: str = "30/hour"
     rate_messages_per_ticket: str = "30/minute"
+    rate_typing: str = "5/second"
     # Background jobs (app/jobs): the in-server worker, sweeps, and e-mail.
     jobs_in_process: bool = True
     escalate_after: float = 15 * 60  # seconds a guest waits for an answer before escalation
@@ -54,11 +55,15 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Support <support@localhost>"
     public_url_setting: str | None = None
+    # How long finished jobs (succeeded / dead) and read notifications are kept.
+    job_retention: float = 7 * 86400
+    dead_job_retention: float = 30 * 86400
+    notification_retention: float = 30 * 86400
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
     job_backoff_base: float = 2.0
-    job_stop_timeout: float = 10.0
+    job_stop_timeout: float = 2.0  # then the job in hand is given back (shutdown within 5 s)
     sweep_interval: float = 30.0
 
     @property
@@ -134,6 +139,14 @@ class Settings:
             raise ConfigError(f"JOBS_IN_PROCESS must be 1 or 0, not {jobs_in_process!r}")
         escalate_after = parse_duration(get("ESCALATE_AFTER") or "15m", "ESCALATE_AFTER")
         auto_resolve_after = parse_duration(get("AUTO_RESOLVE_AFTER") or "7d", "AUTO_RESOLVE_AFTER")
+        retention = {
+            name: parse_duration(get(variable) or default, variable)
+            for variable, name, default in (
+                ("JOB_RETENTION", "job_retention", "7d"),
+                ("DEAD_JOB_RETENTION", "dead_job_retention", "30d"),
+                ("NOTIFICATION_RETENTION", "notification_retention", "30d"),
+            )
+        }
 
         smtp_url = get("SMTP_URL")
         if smtp_url:
@@ -154,6 +167,7 @@ class Settings:
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,
             auto_resolve_after=auto_resolve_after,
+            **retention,
             smtp_url=smtp_url,
             mail_from=mail_from,
             public_url_setting=public_url,
@@ -181,6 +195,7 @@ RATE_LIMIT_VARIABLES = {
     "RATE_LIMIT_CHAT_START_PER_GUEST": "rate_chat_start_per_guest",
     "RATE_LIMIT_CHAT_START_PER_IP": "rate_chat_start_per_ip",
     "RATE_LIMIT_MESSAGES_PER_TICKET": "rate_messages_per_ticket",
+    "RATE_LIMIT_TYPING": "rate_typing",
 }
 
 

@@ -98,11 +98,18 @@ async def reactivate_user(request: web.Request) -> web.Response:
 # --- audit API ------------------------------------------------------------------------
 
 
-def _csv_response(text: str) -> web.Response:
-    return web.Response(
-        text=text, content_type="text/csv", charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-    )
+async def _csv_download(request: web.Request, ctx, caller, filters) -> web.StreamResponse:
+    """Every matching event, streamed as it is read: no row limit, no export held in memory."""
+    chunks = audit.csv_chunks(audit.export(ctx, identity=caller, filters=filters))
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="audit.csv"',
+    })
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk.encode())
+    await response.write_eof()
+    return response
 
 
 @routes.get("/api/audit", name="audit_list")
@@ -112,7 +119,7 @@ async def audit_list(request: web.Request) -> web.Response:
     filters = audit.parse_filters(request.query)
     fmt = request.query.get("format", "json")
     if fmt == "csv":
-        return _csv_response(audit.to_csv(await audit.export(ctx, identity=caller, filters=filters)))
+        return await _csv_download(request, ctx, caller, filters)
     if fmt != "json":
         raise Invalid("format must be json or csv.", field="format")
     page = await audit.search(ctx, identity=caller, filters=filters,
@@ -126,4 +133,4 @@ async def audit_csv(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
     ctx = request.app[ctx_key]
     filters = audit.parse_filters(request.query)
-    return _csv_response(audit.to_csv(await audit.export(ctx, identity=caller, filters=filters)))
+    return await _csv_download(request, ctx, caller, filters)

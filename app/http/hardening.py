@@ -113,13 +113,7 @@ def _apply_headers(request: web.Request, response: web.StreamResponse) -> None:
         headers["Strict-Transport-Security"] = "max-age=31536000"
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _apply_headers(request, exc)
-        raise
-    if not response.prepared:
-        _apply_headers(request, response)
-    return response
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every answer, streamed ones and error pages included, gets the
+    security headers just before its headers are sent."""
+    _apply_headers(request, response)

@@ -22,7 +22,8 @@ async def start_chat(request: web.Request) -> web.Response:
         body=body.get("message"),
     )
     response = web.json_response(
-        {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message)}, status=201
+        {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message, for_guest=True)},
+        status=201
     )
     response.headers.add("Set-Cookie", guest_set_cookie(sign_guest_id(guest_id, ctx.settings), ctx.settings))
     return response
@@ -85,7 +86,7 @@ async def ticket_messages(request: web.Request) -> web.Response:
         limit=request.query.get("limit"),
     )
     return web.json_response({
-        "messages": [payloads.message(m) for m in page.messages],
+        "messages": [payloads.message_for(caller, m) for m in page.messages],
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
     })
@@ -99,4 +100,5 @@ async def add_note(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"],
         body=body.get("body"), client_msg_id=body.get("client_msg_id"), kind="note",
     )
-    return web.json_response({"message": payloads.message(sent.message)}, status=201 if sent.created else 200)
+    return web.json_response({"message": payloads.message_for(caller, sent.message)},
+                             status=201 if sent.created else 200)

@@ -62,13 +62,33 @@ class Worker:
         if job is None:
             return False
         self._current = asyncio.create_task(self._execute(job), name=f"job {job['_id']}")
+        keeper = asyncio.create_task(self._keep_lease(job, self._current), name=f"lease {job['_id']}")
         try:
             # wait() rather than await: cancelling the job at shutdown must not end the loop
             # with an exception.
             await asyncio.wait({self._current})
         finally:
+            keeper.cancel()
+            await asyncio.wait({keeper})
             self._current = None
         return True
+
+    async def _keep_lease(self, job: dict, running: asyncio.Task) -> None:
+        """Renew the job's lease every third of it while it runs, so that a job slower than
+        the lease (a slow SMTP exchange) is not claimed and run a second time elsewhere. A
+        worker that finds the lease lost (it stalled longer than a lease) stops the job."""
+        lease = self.ctx.settings.job_lease
+        while not running.done():
+            await asyncio.sleep(lease / 3)
+            try:
+                held = await jobs.renew(self.ctx, job, worker_id=self.id)
+            except Exception:
+                log.warning("worker %s could not renew the lease of job %s", self.id, job["_id"])
+                continue
+            if not held and not running.done():
+                log.warning("worker %s lost the lease of job %s: stopping it", self.id, job["_id"])
+                running.cancel()
+                return
 
     async def _loop(self) -> None:
         assert self._wake is not None

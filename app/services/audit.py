@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +25,8 @@ from pymongo.errors import DuplicateKeyError
 from .. import clock
 from ..errors import Forbidden, Invalid
 from ..security import Identity
+from ..store import audit as stored
+from ..store.audit import AuditFilters
 from . import client, cursors, validate
 from .context import Ctx
 
@@ -44,7 +46,6 @@ ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
 IMMEDIATE_RETRIES = 3
 BACKLOG_INTERVAL = 2.0
 PAGE_DEFAULT = 50
-EXPORT_MAX = 10_000
 _SECRET = re.compile(r"password|secret|token(?!_version)|_hash$", re.IGNORECASE)
 _NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 
@@ -138,7 +139,7 @@ async def record(
 async def _write(ctx: Ctx, event: dict, *, attempts: int) -> bool:
     for attempt in range(attempts):
         try:
-            await ctx.db.audit_events.insert_one(dict(event))
+            await stored.insert(ctx.db, event=event)
             return True
         except DuplicateKeyError:
             return True  # an earlier attempt did land
@@ -190,14 +191,7 @@ def _line(event: dict) -> str:
 # --- reading ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Filters:
-    actor: str | None = None
-    action: str | None = None
-    entity_type: str | None = None
-    entity_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+Filters = AuditFilters
 
 
 @dataclass
@@ -244,25 +238,6 @@ def _moment(value: Any, field: str, *, end: bool) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _query(filters: Filters) -> dict:
-    query: dict = {}
-    if filters.actor:
-        query["actor.id"] = filters.actor
-    if filters.action:
-        query["action"] = filters.action
-    if filters.entity_type:
-        query["entity.type"] = filters.entity_type
-    if filters.entity_id:
-        query["entity.id"] = filters.entity_id
-    if filters.since or filters.until:
-        query["at"] = {}
-        if filters.since:
-            query["at"]["$gte"] = filters.since
-        if filters.until:
-            query["at"]["$lt"] = filters.until
-    return query
-
-
 def _require_admin(identity: Identity) -> None:
     if not identity.is_admin:
         raise Forbidden("Only admins can read the audit trail.")
@@ -273,15 +248,14 @@ async def search(ctx: Ctx, *, identity: Identity, filters: Filters, before: obje
     """A page of events, newest first, with a cursor to the next (older) page."""
     _require_admin(identity)
     size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
-    docs, next_cursor = await cursors.newest_first(
-        ctx.db.audit_events, _query(filters), field="at", cursor=before, size=size)
-    return AuditPage(events=docs, next_cursor=next_cursor)
+    docs, more = await stored.page(ctx.db, filters=filters, before=cursors.position(before), size=size)
+    return AuditPage(events=docs, next_cursor=cursors.next_cursor(docs, more, "at"))
 
 
-async def export(ctx: Ctx, *, identity: Identity, filters: Filters) -> list[dict]:
-    """Every event of the filtered view, newest first (at most EXPORT_MAX)."""
+def export(ctx: Ctx, *, identity: Identity, filters: Filters) -> AsyncIterator[dict]:
+    """Every event of the filtered view, newest first, all of them (read in batches)."""
     _require_admin(identity)
-    return await ctx.db.audit_events.find(_query(filters)).sort([("at", -1), ("_id", -1)]).to_list(EXPORT_MAX)
+    return stored.every(ctx.db, filters=filters)
 
 
 # --- shapes -------------------------------------------------------------------------------
@@ -350,18 +324,37 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(docs: Iterable[dict]) -> str:
+def csv_row(doc: dict) -> list[str]:
+    event = payload(doc)
+    diff = "; ".join(f"{c['field']}: {c['before']!r} -> {c['after']!r}" for c in event["changes"])
+    return [_cell(v) for v in (
+        event["at"], event["actor"].get("id"), event["actor"].get("role"), event["actor"].get("name"),
+        event["action"], event["entity"].get("type"), event["entity"].get("id"), diff,
+        event["ip"], event["user_agent"],
+        json.dumps(event["before"], sort_keys=True) if event["before"] is not None else "",
+        json.dumps(event["after"], sort_keys=True) if event["after"] is not None else "",
+    )]
+
+
+def _csv_text(rows: Iterable[list[str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for doc in docs:
-        event = payload(doc)
-        diff = "; ".join(f"{c['field']}: {c['before']!r} -> {c['after']!r}" for c in event["changes"])
-        writer.writerow([_cell(v) for v in (
-            event["at"], event["actor"].get("id"), event["actor"].get("role"), event["actor"].get("name"),
-            event["action"], event["entity"].get("type"), event["entity"].get("id"), diff,
-            event["ip"], event["user_agent"],
-            json.dumps(event["before"], sort_keys=True) if event["before"] is not None else "",
-            json.dumps(event["after"], sort_keys=True) if event["after"] is not None else "",
-        )])
+    writer.writerows(rows)
     return out.getvalue()
+
+
+def to_csv(docs: Iterable[dict]) -> str:
+    return _csv_text([list(CSV_COLUMNS), *(csv_row(doc) for doc in docs)])
+
+
+async def csv_chunks(docs: AsyncIterator[dict], *, rows_per_chunk: int = 500) -> AsyncIterator[str]:
+    """The CSV of every event, a chunk of rows at a time, for a streamed download."""
+    yield _csv_text([list(CSV_COLUMNS)])
+    rows: list[list[str]] = []
+    async for doc in docs:
+        rows.append(csv_row(doc))
+        if len(rows) >= rows_per_chunk:
+            yield _csv_text(rows)
+            rows = []
+    if rows:
+        yield _csv_text(rows)

@@ -1,10 +1,14 @@
-"""Opaque paging cursors: a (time, _id) pair, so that equal times neither skip nor repeat."""
+"""Paging cursors as clients see them: opaque strings.
+
+Lists (tickets, audit events, notifications) page by a (time, _id) pair, so that equal
+times neither skip nor repeat. A ticket's messages page by their number in the ticket
+(`seq`): a client may also give that number itself, which is how it catches up after the
+last message it holds without a gap (design.md, "Ordering and catch-up")."""
 
 from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Any
 
 from bson import ObjectId
 
@@ -29,26 +33,27 @@ def decode(value: object, field: str) -> tuple[datetime, ObjectId]:
         raise Invalid(f"{field} is not a valid cursor.", field=field) from None
 
 
-def before(field: str, at: datetime, oid: ObjectId) -> dict:
-    """Documents strictly older than (at, oid) in (field, _id) order."""
-    return {"$or": [{field: {"$lt": at}}, {field: at, "_id": {"$lt": oid}}]}
+def position(value: object, field: str = "before") -> tuple[datetime, ObjectId] | None:
+    """A list cursor from untrusted input, or None when none was given."""
+    return None if value in (None, "") else decode(value, field)
 
 
-def after(field: str, at: datetime, oid: ObjectId) -> dict:
-    """Documents strictly newer than (at, oid) in (field, _id) order."""
-    return {"$or": [{field: {"$gt": at}}, {field: at, "_id": {"$gt": oid}}]}
+def next_cursor(docs: list[dict], more: bool, field: str) -> str | None:
+    """The cursor of the page after `docs` (None at the end)."""
+    return encode(docs[-1][field], docs[-1]["_id"]) if more and docs else None
 
 
-async def newest_first(
-    collection: Any, query: dict, *, field: str, cursor: object, size: int
-) -> tuple[list[dict], str | None]:
-    """One page of `query` in (field, _id) order, newest first, older than `cursor` (a
-    `before` cursor) if given; and the cursor of the next, older page, or None at the end."""
-    if cursor not in (None, ""):
-        at, oid = decode(cursor, "before")
-        older = before(field, at, oid)
-        query = {"$and": [query, older]} if query else older
-    docs = await collection.find(query).sort([(field, -1), ("_id", -1)]).to_list(size + 1)
-    page = docs[:size]
-    next_cursor = encode(page[-1][field], page[-1]["_id"]) if len(docs) > size else None
-    return page, next_cursor
+SEQ_MAX = 2**53  # what a JavaScript number holds exactly
+
+
+def encode_seq(seq: int) -> str:
+    return str(seq)
+
+
+def decode_seq(value: object, field: str) -> int:
+    """A message number (an int, or a cursor string of digits) from untrusted input."""
+    if isinstance(value, str) and 1 <= len(value) <= 16 and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEQ_MAX:
+        raise Invalid(f"{field} is not a valid cursor.", field=field)
+    return value

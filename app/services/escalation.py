@@ -1,32 +1,32 @@
 """Sweeps over waiting tickets, run periodically by the worker's scheduler.
 
-Both are idempotent and safe when several processes sweep at once: every change is one
-conditional update on the values the sweep read, so only one sweep wins, and whatever
-follows (system line, notifications) keys on the new escalation level.
+Each sweep selects only tickets that are due, through an indexed field that is set when a
+ticket becomes due-able and removed when it stops being so: `escalate_at` (a guest's message
+waiting for an answer) and `resolve_at` (a pending ticket waiting for its guest). It walks
+all of them in batches, in (due time, _id) order, past each one it handled, so that tickets
+it cannot change never stall it. Every change goes through tickets.change() (one atomic
+update on the version read), so several processes sweeping at once change each ticket once.
 
-- Escalation: an open or pending ticket whose latest guest message has had no agent answer
-  for ESCALATE_AFTER goes up one priority step, gets `escalated_at`, a system line, and its
-  assignee (or, unassigned, every admin) is notified once per level. It escalates again
-  after each further ESCALATE_AFTER of silence, until urgent.
-- Auto-resolve: a pending ticket untouched for AUTO_RESOLVE_AFTER (no guest reply: a guest
-  message would have reopened it) becomes resolved.
+- Escalation: an open or pending ticket whose guest has waited ESCALATE_AFTER for an agent's
+  answer goes up one priority step and is escalated again after each further ESCALATE_AFTER,
+  until urgent (an urgent ticket is escalated once, so that someone is told).
+- Auto-resolve: a pending ticket with no guest reply for AUTO_RESOLVE_AFTER becomes resolved.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from pymongo import ReturnDocument
+from datetime import datetime, timedelta
 
 from .. import clock
-from . import audit, messages, notifications, users
+from ..store import tickets as stored
+from . import tickets
 from .context import Ctx
-from .tickets import PRIORITIES
+from .tickets import PRIORITIES, Plan
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 200
 
 
 def next_priority(priority: str) -> str:
@@ -34,119 +34,72 @@ def next_priority(priority: str) -> str:
     return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
 
 
-def _waiting(ticket: dict) -> bool:
-    """The guest spoke last: no agent message since their latest one."""
-    guest_at, agent_at = ticket.get("last_guest_message_at"), ticket.get("last_agent_message_at")
-    return guest_at is not None and (agent_at is None or agent_at < guest_at)
-
-
-def _minutes(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = round(minutes / 60)
-    return f"{hours} h" if hours < 48 else f"{round(hours / 24)} days"
+async def _walk(ctx: Ctx, *, field: str, now: datetime, handle) -> list[dict]:
+    """Every ticket due on `field`, in batches; `handle` returns the changed ticket or None."""
+    changed, position = [], None
+    while True:
+        batch = await stored.due(ctx.db, field=field, now=now, after=position, limit=BATCH)
+        for ticket in batch:
+            updated = await handle(ticket)
+            if updated is not None:
+                changed.append(updated)
+        if len(batch) < BATCH:
+            return changed
+        position = (batch[-1][field], batch[-1]["_id"])
 
 
 async def sweep_escalations(ctx: Ctx) -> list[dict]:
-    """Escalate every ticket that has waited too long; returns the tickets escalated."""
+    """Escalate every ticket whose guest has waited too long; returns those escalated."""
     now = clock.utcnow()
-    cutoff = now - timedelta(seconds=ctx.settings.escalate_after)
-    candidates = await ctx.db.tickets.find({
-        "status": {"$in": ["open", "pending"]},
-        "last_guest_message_at": {"$lte": cutoff},
-        "$or": [{"escalated_at": None}, {"escalated_at": {"$lte": cutoff}}],
-    }).to_list(BATCH)
-    escalated = []
-    for ticket in candidates:
-        updated = await escalate(ctx, ticket=ticket, now=now)
-        if updated is not None:
-            escalated.append(updated)
-    return escalated
+    return await _walk(ctx, field="escalate_at", now=now, handle=lambda t: escalate(ctx, ticket=t, now=now))
 
 
-async def escalate(ctx: Ctx, *, ticket: dict, now) -> dict | None:
-    """Escalate one ticket as read by a sweep, if it still is as read: a sweep in another
-    process that read the same ticket finds the condition false and does nothing."""
-    if not _waiting(ticket):
+def _escalation(ctx: Ctx, ticket: dict, now: datetime) -> Plan | None:
+    due = ticket.get("escalate_at")
+    if due is None or due > now:
+        return None  # answered, or escalated by another sweep, since it was read
+    if ticket["status"] not in ("open", "pending") or ticket.get("waiting_since") is None:
+        return Plan(unset=("escalate_at",), kind="bookkeeping")  # nobody waits: not due
+    priority = next_priority(ticket.get("priority", "normal"))
+    plan = Plan(set={"priority": priority, "escalated_at": now,
+                     "escalation_level": (ticket.get("escalation_level") or 0) + 1})
+    if priority == "urgent":
+        plan.unset = ("escalate_at",)  # at the top: told once, until the guest writes again
+    else:
+        plan.set["escalate_at"] = now + timedelta(seconds=ctx.settings.escalate_after)
+    return plan
+
+
+async def escalate(ctx: Ctx, *, ticket: dict, now: datetime) -> dict | None:
+    """Escalate one ticket as read by a sweep, if it is still due when written; returns it
+    escalated, or None."""
+    waiting_since = ticket.get("waiting_since") or now
+    after, plan = await tickets.change_as_planned(
+        ctx, ticket=ticket, actor=None, kind="escalate", decide=lambda t: _escalation(ctx, t, now),
+        details={"waited": (now - waiting_since).total_seconds()})
+    return after if plan is not None and plan.kind is None else None
+
+
+def _auto_resolution(ticket: dict, now: datetime) -> Plan | None:
+    due = ticket.get("resolve_at")
+    if due is None or due > now:
         return None
-    if ticket.get("priority") == "urgent" and (
-            ticket.get("escalated_at") or now) >= ticket["last_guest_message_at"]:
-        return None  # already at the top, and said so since the guest last wrote
-    level = ticket.get("escalation_level") or 0
-    updated = await ctx.db.tickets.find_one_and_update(
-        {
-            "_id": ticket["_id"],
-            "status": {"$in": ["open", "pending"]},
-            "escalation_level": level if level else {"$in": [None, 0]},
-            "last_guest_message_at": ticket["last_guest_message_at"],
-        },
-        {"$set": {
-            "escalation_level": level + 1,
-            "escalated_at": now,
-            "priority": next_priority(ticket.get("priority", "normal")),
-            "updated_at": now,
-        }},
-        return_document=ReturnDocument.AFTER,
-    )
-    if updated is None:  # another sweep (or an agent) got there first
-        return None
-    await audit.record(
-        ctx, actor=audit.SYSTEM, action="ticket.escalate", entity=("ticket", ticket["_id"]),
-        before={"priority": ticket.get("priority"), "escalation_level": level},
-        after={"priority": updated["priority"], "escalation_level": updated["escalation_level"]},
-    )
-    await _announce(ctx, ticket=updated, waited=(now - ticket["last_guest_message_at"]).total_seconds())
-    return updated
+    if ticket["status"] != "pending":
+        return Plan(unset=("resolve_at",), kind="bookkeeping")
+    return Plan(set={"status": "resolved", "resolved_at": now},
+                unset=("resolve_at", "waiting_since", "escalate_at"))
 
 
-async def _announce(ctx: Ctx, *, ticket: dict, waited: float) -> None:
-    level, priority = ticket["escalation_level"], ticket["priority"]
-    await messages.add_system(
-        ctx, ticket=ticket, dedupe_key=f"escalate:{level}",
-        body=f"No answer for {_minutes(waited)}: escalated, priority {priority}", internal=True,
-    )
-    await ctx.events.ticket_updated(ticket)
-    assignee = ticket.get("assignee_id")
-    recipients = [assignee] if assignee else await users.active_admin_ids(ctx.db)
-    await notifications.enqueue(
-        ctx, user_ids=recipients, kind="escalated", ticket_id=ticket["_id"],
-        text=f"“{ticket.get('subject', '')}” from {ticket.get('guest_name', 'a guest')} has waited "
-             f"{_minutes(waited)} for an answer (priority {priority})",
-        key=f"escalate:{ticket['_id']}:{level}",
-    )
-    log.info("ticket %s escalated to level %d (%s)", ticket["_id"], level, priority)
+async def auto_resolve(ctx: Ctx, *, ticket: dict, now: datetime) -> dict | None:
+    after, plan = await tickets.change_as_planned(
+        ctx, ticket=ticket, actor=None, kind="auto_resolve", decide=lambda t: _auto_resolution(t, now))
+    return after if plan is not None and plan.kind is None else None
 
 
 async def sweep_auto_resolve(ctx: Ctx) -> list[dict]:
     """Resolve pending tickets the guest has left unanswered; returns those resolved."""
     now = clock.utcnow()
-    cutoff = now - timedelta(seconds=ctx.settings.auto_resolve_after)
-    query = {"status": "pending", "updated_at": {"$lte": cutoff}}
-    resolved = []
-    for ticket in await ctx.db.tickets.find(query).to_list(BATCH):
-        updated = await ctx.db.tickets.find_one_and_update(
-            {**query, "_id": ticket["_id"], "updated_at": ticket["updated_at"]},
-            {"$set": {"status": "resolved", "updated_at": now, "resolved_at": now}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if updated is None:
-            continue
-        await audit.record(
-            ctx, actor=audit.SYSTEM, action="ticket.auto_resolve", entity=("ticket", ticket["_id"]),
-            before={"status": "pending"}, after={"status": "resolved"},
-        )
-        line = await messages.add_system(
-            ctx, ticket=updated,
-            body=f"No reply for {_minutes(ctx.settings.auto_resolve_after)}: marked resolved")
-        await ctx.events.ticket_updated(updated)
-        if updated.get("assignee_id"):
-            await notifications.enqueue(
-                ctx, user_ids=[updated["assignee_id"]], kind="status", ticket_id=updated["_id"],
-                text=f"“{updated.get('subject', '')}” was resolved: the guest did not reply",
-                key=f"line:{line['_id']}")
-        resolved.append(updated)
-    return resolved
+    return await _walk(ctx, field="resolve_at", now=now, handle=lambda t: auto_resolve(ctx, ticket=t, now=now))
 
 
 async def sweep(ctx: Ctx) -> dict:

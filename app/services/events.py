@@ -58,9 +58,14 @@ class Events:
     _sending: set = field(default_factory=set, repr=False)
 
     async def message_new(self, doc: dict, *, skip_sid: str | None = None) -> None:
-        staff_only = doc["kind"] == "note" or doc.get("internal", False)
-        room = staff_room(doc["ticket_id"]) if staff_only else ticket_room(doc["ticket_id"])
-        await self.sio.emit("message:new", payloads.message(doc), to=room, skip_sid=skip_sid)
+        """Agents get every message; the guests in the room only what a guest may read,
+        numbered in their own sequence."""
+        ticket_id = doc["ticket_id"]
+        await self.sio.emit("message:new", payloads.message(doc), to=staff_room(ticket_id),
+                            skip_sid=skip_sid)
+        if doc.get("guest_seq") is not None:
+            await self.sio.emit("message:new", payloads.message(doc, for_guest=True),
+                                to=guest_ticket_room(ticket_id), skip_sid=skip_sid)
 
     async def ticket_updated(self, ticket: dict, *, to_guest: bool = True) -> None:
         """A change of the ticket itself (status, priority, assignee, a new ticket): sent at

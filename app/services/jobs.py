@@ -5,20 +5,26 @@ expired lease -> processing, locked by this worker until the lease ends), so any
 workers, in one process or many, never run the same job at once. A failure puts it back in
 the queue after an exponential backoff with jitter, until max_attempts; then it is `dead`
 with its last error. Finishing or failing only counts while the job is still locked by the
-worker that reports it: a worker whose lease ran out has lost the job to another.
+worker that reports it: a worker whose lease ran out has lost the job to another. While a
+job runs, its worker renews the lease (app/jobs/worker.py), so a job slower than one lease
+still runs once. Finished jobs are deleted after JOB_RETENTION (dead ones after
+DEAD_JOB_RETENTION) by a TTL index on expire_at.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import clock
-from ..errors import Invalid
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..security import Identity
+from ..store import jobs as stored
+from . import audit, cursors, validate
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -62,9 +68,9 @@ async def enqueue(
     if dedupe_key is not None:
         doc["dedupe_key"] = dedupe_key
     try:
-        doc["_id"] = (await ctx.db.jobs.insert_one(doc)).inserted_id
+        await stored.insert(ctx.db, job=doc)
     except DuplicateKeyError:
-        existing = await ctx.db.jobs.find_one({"dedupe_key": dedupe_key})
+        existing = await stored.by_dedupe_key(ctx.db, dedupe_key=dedupe_key)
         if existing is None:  # deleted in between: the key is free again
             raise
         return existing
@@ -72,43 +78,31 @@ async def enqueue(
     return doc
 
 
+def _lease(ctx: Ctx, lease: float | None) -> float:
+    return ctx.settings.job_lease if lease is None else lease
+
+
 async def claim(ctx: Ctx, *, worker_id: str, lease: float | None = None) -> dict | None:
     """Take the next due job, or one whose worker's lease ran out, atomically; None if none."""
     now = clock.utcnow()
-    lease = ctx.settings.job_lease if lease is None else lease
-    return await ctx.db.jobs.find_one_and_update(
-        {
-            "$or": [
-                {"status": "queued", "run_at": {"$lte": now}},
-                {"status": "processing", "locked_until": {"$lt": now}},
-            ]
-        },
-        {
-            "$set": {
-                "status": "processing",
-                "locked_by": worker_id,
-                "locked_until": now + timedelta(seconds=lease),
-                "updated_at": now,
-            },
-            "$inc": {"attempts": 1},
-        },
-        sort=[("run_at", 1), ("_id", 1)],
-        return_document=ReturnDocument.AFTER,
-    )
+    return await stored.claim(ctx.db, worker_id=worker_id, now=now,
+                              lease_until=now + timedelta(seconds=_lease(ctx, lease)))
 
 
-def _mine(job: dict, worker_id: str) -> dict:
-    return {"_id": job["_id"], "status": "processing", "locked_by": worker_id}
+async def renew(ctx: Ctx, job: dict, *, worker_id: str, lease: float | None = None) -> bool:
+    """Extend the lease of a job still running here; False when this worker lost it."""
+    now = clock.utcnow()
+    return await stored.renew(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
+                              lease_until=now + timedelta(seconds=_lease(ctx, lease)))
 
 
 async def complete(ctx: Ctx, job: dict, *, worker_id: str) -> bool:
-    """Mark the job succeeded, if this worker still holds it."""
+    """Mark the job succeeded, if this worker still holds it; it is deleted after
+    JOB_RETENTION."""
     now = clock.utcnow()
-    result = await ctx.db.jobs.update_one(
-        _mine(job, worker_id),
-        {"$set": {"status": "succeeded", "locked_until": None, "updated_at": now, "finished_at": now}},
-    )
-    return result.modified_count == 1
+    return await stored.finish(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
+                               status="succeeded",
+                               expire_at=now + timedelta(seconds=ctx.settings.job_retention))
 
 
 def backoff(ctx: Ctx, attempts: int) -> float:
@@ -120,36 +114,74 @@ def backoff(ctx: Ctx, attempts: int) -> float:
 
 async def fail(ctx: Ctx, job: dict, *, worker_id: str, error: str) -> str | None:
     """Record a failed attempt: back to the queue after a backoff, or dead after the last
-    attempt. Returns the new status, or None when this worker no longer held the job."""
+    attempt (kept DEAD_JOB_RETENTION for admins to see and retry). Returns the new status,
+    or None when this worker no longer held the job."""
     now = clock.utcnow()
     error = error[:ERROR_MAX]
     if job["attempts"] >= job["max_attempts"]:
-        update = {"status": "dead", "last_error": error, "locked_until": None, "updated_at": now,
-                  "finished_at": now}
-    else:
-        run_at = now + timedelta(seconds=backoff(ctx, job["attempts"]))
-        update = {"status": "queued", "run_at": run_at, "last_error": error,
-                  "locked_until": None, "locked_by": None, "updated_at": now}
-    result = await ctx.db.jobs.update_one(_mine(job, worker_id), {"$set": update})
-    if result.modified_count != 1:
-        return None
-    if update["status"] == "dead":
-        log.error("job %s (%s) is dead after %d attempts: %s", job["_id"], job["kind"], job["attempts"], error)
-    return update["status"]
+        done = await stored.finish(
+            ctx.db, job_id=job["_id"], worker_id=worker_id, now=now, status="dead", error=error,
+            expire_at=now + timedelta(seconds=ctx.settings.dead_job_retention))
+        if not done:
+            return None
+        log.error("job %s (%s) is dead after %d attempts: %s", job["_id"], job["kind"],
+                  job["attempts"], error)
+        return "dead"
+    run_at = now + timedelta(seconds=backoff(ctx, job["attempts"]))
+    requeued = await stored.requeue(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
+                                    run_at=run_at, error=error)
+    return "queued" if requeued else None
 
 
 async def release(ctx: Ctx, job: dict, *, worker_id: str) -> bool:
     """Give an unfinished job back (shutdown): queued again at once, lease cleared, and the
     attempt not counted."""
     now = clock.utcnow()
-    result = await ctx.db.jobs.update_one(
-        _mine(job, worker_id),
-        {"$set": {"status": "queued", "run_at": now, "locked_until": None, "locked_by": None,
-                  "updated_at": now},
-         "$inc": {"attempts": -1}},
-    )
-    return result.modified_count == 1
+    return await stored.requeue(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
+                                run_at=now, error=None, count_attempt=False)
 
 
 async def get(ctx: Ctx, job_id: object) -> dict | None:
-    return await ctx.db.jobs.find_one({"_id": job_id})
+    return await stored.get(ctx.db, job_id=job_id)
+
+
+# --- dead jobs, for admins -------------------------------------------------------------
+
+
+@dataclass
+class JobPage:
+    jobs: list[dict]
+    next_cursor: str | None
+    total: int
+
+
+def _require_admin(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise Forbidden("Only admins can see the job queue.")
+
+
+async def dead(ctx: Ctx, *, identity: Identity, before: object = None, limit: object = None) -> JobPage:
+    """Jobs that gave up, most recent first, with their last error."""
+    _require_admin(identity)
+    size = validate.limit(limit, default=50)
+    docs, more = await stored.page(ctx.db, status="dead", before=cursors.position(before), size=size)
+    return JobPage(jobs=docs, next_cursor=cursors.next_cursor(docs, more, "updated_at"),
+                   total=await stored.count(ctx.db, status="dead"))
+
+
+async def retry(ctx: Ctx, *, identity: Identity, job_id: object) -> dict:
+    """Queue a dead job again, from its first attempt (audited)."""
+    _require_admin(identity)
+    oid = validate.object_id(job_id, "job_id")
+    before = await stored.get(ctx.db, job_id=oid)
+    if before is None:
+        raise NotFound("This job does not exist (finished jobs are deleted after a while).")
+    job = await stored.retry_dead(ctx.db, job_id=oid, now=clock.utcnow())
+    if job is None:
+        raise Conflict("Only a dead job can be retried; this one is " + before["status"] + ".")
+    ctx.job_signal.notify()
+    await audit.record(ctx, actor=identity, action="job.retry", entity=("job", oid),
+                       before={"status": "dead", "attempts": before["attempts"],
+                               "last_error": before.get("last_error")},
+                       after={"status": "queued", "kind": job["kind"]})
+    return job

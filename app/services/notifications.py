@@ -9,14 +9,15 @@ unread count, which every open tab of that agent shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .. import clock
 from ..errors import Forbidden, Invalid, NotFound
 from ..security import Identity
+from ..store import notifications as stored
 from . import cursors, jobs, validate
 from .context import Ctx
 
@@ -65,7 +66,7 @@ async def deliver(ctx: Ctx, payload: dict) -> int:
             "dedupe_key": f"{payload['key']}:{user_id}",
         }
         try:
-            doc["_id"] = (await ctx.db.notifications.insert_one(doc)).inserted_id
+            await stored.insert(ctx.db, notification=doc)
         except DuplicateKeyError:
             continue  # written by an earlier attempt of this job
         created += 1
@@ -75,7 +76,7 @@ async def deliver(ctx: Ctx, payload: dict) -> int:
 
 
 async def unread_count(ctx: Ctx, *, user_id: object) -> int:
-    return await ctx.db.notifications.count_documents({"user_id": _oid(user_id), "read_at": None})
+    return await stored.unread_count(ctx.db, user_id=_oid(user_id))
 
 
 async def push_count(ctx: Ctx, *, user_id: object) -> int:
@@ -90,31 +91,34 @@ def _require_agent(identity: Identity) -> ObjectId:
     return ObjectId(identity.id)
 
 
+def _expiry(ctx: Ctx, read_at: datetime) -> datetime:
+    """A read notification is deleted NOTIFICATION_RETENTION after it was read."""
+    return read_at + timedelta(seconds=ctx.settings.notification_retention)
+
+
 async def list_for(
     ctx: Ctx, *, identity: Identity, before: object = None, limit: object = None, unread: object = None
 ) -> Page:
     """The caller's notifications, newest first, paged by an opaque cursor."""
     user_id = _require_agent(identity)
     size = validate.limit(limit, default=30)
-    query: dict = {"user_id": user_id}
+    unread_only = False
     if unread not in (None, "", "0", "false", False):
         if unread not in ("1", "true", True):
             raise Invalid("unread must be 1 or 0.", field="unread")
-        query["read_at"] = None
-    docs, next_cursor = await cursors.newest_first(
-        ctx.db.notifications, query, field="created_at", cursor=before, size=size)
-    return Page(notifications=docs, next_cursor=next_cursor)
+        unread_only = True
+    docs, more = await stored.page(ctx.db, user_id=user_id, unread_only=unread_only,
+                                   before=cursors.position(before), size=size)
+    return Page(notifications=docs, next_cursor=cursors.next_cursor(docs, more, "created_at"))
 
 
 async def mark(ctx: Ctx, *, identity: Identity, notification_id: object, read: bool) -> tuple[dict, int]:
     """Mark one of the caller's notifications read or unread; returns it and the unread count."""
     user_id = _require_agent(identity)
     oid = validate.object_id(notification_id, "notification_id")
-    doc = await ctx.db.notifications.find_one_and_update(
-        {"_id": oid, "user_id": user_id},
-        {"$set": {"read_at": clock.utcnow() if read else None}},
-        return_document=ReturnDocument.AFTER,
-    )
+    now = clock.utcnow()
+    doc = await stored.mark(ctx.db, notification_id=oid, user_id=user_id,
+                            read_at=now if read else None, expire_at=_expiry(ctx, now) if read else None)
     if doc is None:
         raise NotFound("This notification does not exist.")
     await ctx.events.notification_updated(doc)
@@ -124,10 +128,9 @@ async def mark(ctx: Ctx, *, identity: Identity, notification_id: object, read: b
 async def mark_all_read(ctx: Ctx, *, identity: Identity) -> tuple[int, int]:
     """Mark every unread notification of the caller read; returns (changed, unread)."""
     user_id = _require_agent(identity)
-    result = await ctx.db.notifications.update_many(
-        {"user_id": user_id, "read_at": None}, {"$set": {"read_at": clock.utcnow()}}
-    )
-    return result.modified_count, await push_count(ctx, user_id=user_id)
+    now = clock.utcnow()
+    changed = await stored.mark_all_read(ctx.db, user_id=user_id, read_at=now, expire_at=_expiry(ctx, now))
+    return changed, await push_count(ctx, user_id=user_id)
 
 
 async def count_for(ctx: Ctx, *, identity: Identity) -> int:

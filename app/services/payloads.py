@@ -22,7 +22,11 @@ def _id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def message(doc: dict) -> dict:
+def message(doc: dict, *, for_guest: bool = False) -> dict:
+    """A message as clients receive it. `seq` is its number in what the receiver may read
+    (every message for agents, the guest's own numbering for guests, which skips notes and
+    internal lines without showing that they exist), and `cursor` pages history from it."""
+    seq = doc.get("guest_seq") if for_guest else doc.get("seq")
     return {
         "id": str(doc["_id"]),
         "ticket_id": str(doc["ticket_id"]),
@@ -32,8 +36,13 @@ def message(doc: dict) -> dict:
         "body": doc["body"],
         "client_msg_id": doc.get("client_msg_id"),
         "created_at": iso(doc["created_at"]),
-        "cursor": cursors.encode(doc["created_at"], doc["_id"]),
+        "seq": seq,
+        "cursor": cursors.encode_seq(seq) if seq is not None else None,
     }
+
+
+def message_for(identity, doc: dict) -> dict:
+    return message(doc, for_guest=not identity.is_agent)
 
 
 def ticket(doc: dict) -> dict:
@@ -43,6 +52,7 @@ def ticket(doc: dict) -> dict:
         "guest_name": doc.get("guest_name", ""),
         "guest_email": doc.get("guest_email"),
         "status": doc["status"],
+        "version": doc.get("version", 0),
         "priority": doc.get("priority", "normal"),
         "assignee_id": _id(doc.get("assignee_id")),
         "tags": list(doc.get("tags", [])),
@@ -57,7 +67,7 @@ def ticket(doc: dict) -> dict:
 
 
 GUEST_TICKET_FIELDS = (
-    "id", "subject", "guest_name", "guest_email", "status", "created_at", "updated_at",
+    "id", "subject", "guest_name", "guest_email", "status", "version", "created_at", "updated_at",
     "last_message_at", "closed_at",
 )
 

@@ -32,6 +32,8 @@ RULES = {
     "chat_start_guest": "rate_chat_start_per_guest",
     "chat_start_ip": "rate_chat_start_per_ip",
     "message": "rate_messages_per_ticket",
+    # Typing hints per sender per ticket: over it they are dropped, not refused.
+    "typing": "rate_typing",
     # Password-reset e-mails use the login's per-e-mail and per-IP rules, in their own buckets.
     "reset_email": "rate_login_per_email",
     "reset_ip": "rate_login_per_ip",
@@ -81,6 +83,16 @@ async def hit(ctx: Ctx, rule: str, key: str | None) -> None:
         _warn_unavailable(exc)
         return
     raise RateLimited(retry_after=math.ceil(max(1.0, stats.reset_time - time.time())))
+
+
+async def allow(ctx: Ctx, rule: str, key: str) -> bool:
+    """Count one attempt; False when over the limit (for what is dropped silently)."""
+    limiter = _limiter(ctx)
+    try:
+        return await limiter.strategy.hit(limiter.items[rule], rule, key)
+    except Exception as exc:
+        _warn_unavailable(exc)
+        return True
 
 
 _last_warning = 0.0

@@ -1,23 +1,31 @@
-"""Tickets: a guest starts one, agents list, join and close them; access rules live here."""
+"""Tickets: a guest starts one, agents list, join, change and close them; access rules live here.
+
+Every change of a stored ticket goes through `change()`: decide on the ticket as read,
+write it with one atomic update conditional on the version read (app/store/tickets.py),
+and hand (before, after, actor) to services/effects.py. When someone else changed the
+ticket in between, it is read again and the decision made again."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
-from . import audit, client, cursors, messages, notifications, ratelimit, users, validate
+from ..store import tickets as stored
+from . import client, cursors, effects, messages, ratelimit, users, validate
 from .context import Ctx
 
 STATUSES = ("open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 SUBJECT_MAX = 120
 PREVIEW_MAX = 140
+CHANGE_TRIES = 5
+GUEST_TICKETS_MAX = 50
 
 
 @dataclass
@@ -26,15 +34,33 @@ class TicketPage:
     next_cursor: str | None
 
 
+@dataclass
+class Plan:
+    """What a decision changes: fields to set and fields to remove; `kind` names the change
+    for its effects when it is not the caller's (bookkeeping: effects none)."""
+
+    set: dict = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+    kind: str | None = None
+
+
 def preview(body: str) -> str:
     line = " ".join(body.split())
     return line if len(line) <= PREVIEW_MAX else line[: PREVIEW_MAX - 1] + "…"
 
 
+def escalation_due(ctx: Ctx, at: datetime) -> datetime:
+    """When a guest who started waiting at `at` is escalated if nobody answers."""
+    return at + timedelta(seconds=ctx.settings.escalate_after)
+
+
+def ticket_oid(ticket_id: object) -> ObjectId:
+    return ticket_id if isinstance(ticket_id, ObjectId) else validate.object_id(ticket_id, "ticket_id")
+
+
 async def get_accessible(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
     """The ticket, if this caller may see it: agents any ticket, a guest only their own."""
-    oid = ticket_id if isinstance(ticket_id, ObjectId) else validate.object_id(ticket_id, "ticket_id")
-    ticket = await ctx.db.tickets.find_one({"_id": oid})
+    ticket = await stored.get(ctx.db, ticket_id=ticket_oid(ticket_id))
     if ticket is None:
         raise NotFound("This conversation does not exist.")
     if identity.is_agent or (identity.is_guest and ticket["guest_id"] == identity.id):
@@ -52,7 +78,7 @@ async def start_by_guest(
     await ratelimit.hit(ctx, "chat_start_ip", client.current().ip)
     await ratelimit.hit(ctx, "chat_start_guest", guest_id)
     now = clock.utcnow()
-    ticket = {
+    ticket = await stored.insert(ctx.db, ticket={
         "guest_id": guest_id,
         "guest_name": name,
         "guest_email": guest_email,
@@ -65,41 +91,26 @@ async def start_by_guest(
         "updated_at": now,
         "last_message_at": now,
         "last_guest_message_at": now,
-        "first_response_at": None,
+        "waiting_since": now,
+        "escalate_at": escalation_due(ctx, now),
         "escalated_at": None,
         "closed_at": None,
         "last_message_preview": preview(body),
-    }
-    ticket["_id"] = (await ctx.db.tickets.insert_one(ticket)).inserted_id
+        "version": 1,
+        "seq": 1,  # the first message's number is taken with the ticket
+        "guest_seq": 1,
+    })
     try:
-        message = await messages.insert(
-            ctx,
-            ticket=ticket,
-            kind="message",
-            sender_role="guest",
-            sender_id=guest_id,
-            sender_name=name,
-            body=body,
-            client_msg_id=None,
-            at=now,
-        )
+        message = await messages.store_first(ctx, ticket=ticket, body=body, at=now)
     except BaseException:
-        # No ticket without its first message.
-        await ctx.db.tickets.delete_one({"_id": ticket["_id"]})
+        await stored.delete(ctx.db, ticket_id=ticket["_id"])  # no ticket without its first message
         raise
-    await ctx.events.ticket_updated(ticket, to_guest=False)
-    await audit.record(
-        ctx, actor=audit.guest_actor(guest_id, name), action="ticket.create",
-        entity=("ticket", ticket["_id"]),
-        after={k: ticket[k] for k in ("subject", "status", "priority", "guest_name", "guest_email")},
-    )
+    await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message))
     return ticket, message
 
 
 async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:
-    return await ctx.db.tickets.find({"guest_id": guest_id}).sort(
-        [("created_at", -1), ("_id", -1)]
-    ).to_list(50)
+    return await stored.of_guest(ctx.db, guest_id=guest_id, limit=GUEST_TICKETS_MAX)
 
 
 async def list_for_agents(
@@ -110,95 +121,97 @@ async def list_for_agents(
     `none` or an agent's id; priority: one priority."""
     if not identity.is_agent:
         raise Forbidden()
-    query: dict = {}
+    statuses = None
     if status == "active":
-        query["status"] = {"$in": ["open", "pending"]}
+        statuses = ["open", "pending"]
     elif status not in (None, "", "all"):
-        query["status"] = validate.choice(status, "status", STATUSES)
+        statuses = [validate.choice(status, "status", STATUSES)]
+    wanted_assignee: object = ...
     if assignee == "me":
-        query["assignee_id"] = ObjectId(identity.id)
+        wanted_assignee = ObjectId(identity.id)
     elif assignee == "none":
-        query["assignee_id"] = None
+        wanted_assignee = None
     elif assignee not in (None, "", "all"):
-        query["assignee_id"] = validate.object_id(assignee, "assignee")
+        wanted_assignee = validate.object_id(assignee, "assignee")
+    wanted_priority = None
     if priority not in (None, "", "all"):
-        query["priority"] = validate.choice(priority, "priority", PRIORITIES)
+        wanted_priority = validate.choice(priority, "priority", PRIORITIES)
     size = validate.limit(limit, default=50)
-    docs, next_cursor = await cursors.newest_first(
-        ctx.db.tickets, query, field="updated_at", cursor=before, size=size)
-    return TicketPage(tickets=docs, next_cursor=next_cursor)
+    docs, more = await stored.queue_page(
+        ctx.db, statuses=statuses, assignee=wanted_assignee, priority=wanted_priority,
+        before=cursors.position(before), size=size)
+    return TicketPage(tickets=docs, next_cursor=cursors.next_cursor(docs, more, "updated_at"))
 
 
-@dataclass
-class Joined:
-    ticket: dict
-    page: messages.HistoryPage
+# --- changing a ticket ---------------------------------------------------------------------
+
+Decide = Callable[[dict], Plan | None]
 
 
-async def join(
-    ctx: Ctx,
-    *,
-    identity: Identity,
-    ticket_id: object,
-    subscribe: Callable[[dict], Awaitable[None]],
-    limit: object = None,
-) -> Joined:
-    """Enter a ticket's room and read its newest page, in that order, so that no message
-    falls into the gap between the two. The first time an agent joins, the conversation
-    says so, once: a reconnect does not repeat it."""
-    limit = validate.limit(limit, default=messages.PAGE_DEFAULT)
-    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
-    await subscribe(ticket)
-    if identity.is_agent and ticket["status"] != "closed":
-        await messages.add_system(
-            ctx, ticket=ticket, body=f"{identity.name} joined the conversation",
-            dedupe_key=f"join:{identity.id}",
-        )
-    page = await messages.history(ctx, identity=identity, ticket_id=None, ticket=ticket, limit=limit)
-    return Joined(ticket=ticket, page=page)
+async def change(ctx: Ctx, *, ticket: dict, actor: Identity | None, kind: str, decide: Decide,
+                 details: dict | None = None) -> dict:
+    """Decide on the ticket as read and store the decision atomically, if nobody changed the
+    ticket meanwhile; else read it again and decide again. `decide` returns None when there
+    is nothing to change (or raises a domain error). Returns the ticket as it is now."""
+    ticket, _ = await change_as_planned(ctx, ticket=ticket, actor=actor, kind=kind, decide=decide,
+                                        details=details)
+    return ticket
 
 
-async def typing(
-    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None
-) -> None:
-    """Tell the others in the room that this caller is (or stopped) typing."""
-    is_typing = validate.boolean(typing, "typing")
-    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
-    if ticket["status"] == "closed":
-        raise TicketClosed()
-    name = ticket["guest_name"] if identity.is_guest else identity.name
-    payload = {
-        "ticket_id": str(ticket["_id"]),
-        "name": name,
-        "role": "guest" if identity.is_guest else "agent",
-        "typing": is_typing,
-    }
-    await ctx.events.typing(payload, ticket_id=ticket["_id"], skip_sid=skip_sid)
+async def change_as_planned(ctx: Ctx, *, ticket: dict, actor: Identity | None, kind: str,
+                            decide: Decide, details: dict | None = None) -> tuple[dict, Plan | None]:
+    """change(), also returning the plan that was stored (None: nothing changed)."""
+    for _ in range(CHANGE_TRIES):
+        plan = decide(ticket)
+        if plan is None:
+            return ticket, None
+        after = await stored.change(ctx.db, ticket_id=ticket["_id"], version=ticket["version"],
+                                    at=clock.utcnow(), set=plan.set, unset=plan.unset)
+        if after is not None:
+            await effects.apply(ctx, effects.Change(kind=plan.kind or kind, before=ticket, after=after,
+                                                    actor=actor, details=details or {}))
+            return after, plan
+        ticket = await stored.get(ctx.db, ticket_id=ticket["_id"])
+        if ticket is None:
+            raise NotFound("This conversation does not exist.")
+    raise Conflict("This conversation changed at the same moment. Please try again.")
+
+
+def status_plan(ctx: Ctx, ticket: dict, status: str, now: datetime) -> Plan:
+    """What else moves with a new status: closing stamps closed_at and ends any waiting;
+    pending starts the auto-resolve clock; reopening clears closed_at."""
+    plan = Plan(set={"status": status})
+    unset: list[str] = []
+    if status == "closed":
+        plan.set["closed_at"] = now
+        unset += ["waiting_since", "escalate_at", "resolve_at"]
+    elif status == "resolved":
+        plan.set["resolved_at"] = now
+        unset += ["waiting_since", "escalate_at", "resolve_at"]
+    elif status == "pending":
+        plan.set["resolve_at"] = now + timedelta(seconds=ctx.settings.auto_resolve_after)
+    else:
+        unset.append("resolve_at")
+    if ticket.get("status") == "closed" and status != "closed":
+        plan.set["closed_at"] = None
+    plan.unset = tuple(unset)
+    return plan
 
 
 async def close(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
     if not identity.is_agent:
         raise Forbidden("Only agents can close a conversation.")
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
-    now = clock.utcnow()
-    closed = await ctx.db.tickets.find_one_and_update(
-        {"_id": ticket["_id"], "status": {"$ne": "closed"}},
-        {"$set": {"status": "closed", "closed_at": now, "updated_at": now}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if closed is None:  # already closed: nothing to say twice
-        return ticket
-    line = await messages.add_system(ctx, ticket=closed, body=f"{identity.name} closed the conversation")
-    await ctx.events.ticket_updated(closed)
-    await audit.record(ctx, actor=identity, action="ticket.close", entity=("ticket", closed["_id"]),
-                       before={"status": ticket["status"]}, after={"status": "closed"})
-    await _notify_assignee(ctx, identity=identity, ticket=closed, kind="status", line=line,
-                           text=f"{identity.name} closed “{closed.get('subject', '')}”")
-    return closed
+
+    def decide(current: dict) -> Plan | None:
+        if current["status"] == "closed":
+            return None  # already closed: nothing to say twice
+        return status_plan(ctx, current, "closed", clock.utcnow())
+
+    return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide)
 
 
 UPDATABLE = ("status", "priority", "assignee_id")
-UPDATE_TRIES = 3
 
 
 async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tuple[dict, dict | None]:
@@ -222,94 +235,80 @@ async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tupl
             wanted["assignee_id"] = None
         else:
             oid = validate.object_id(changes["assignee_id"], "assignee_id")
-            assignee = await ctx.db.users.find_one(
-                {"_id": oid, "active": True, "role": {"$in": list(users.ROLES)}})
-            if assignee is None:
+            assignee = await users.get_user(ctx.db, user_id=str(oid))
+            if assignee is None or not assignee.get("active", True) or assignee["role"] not in users.ROLES:
                 raise Invalid("assignee_id is not an active agent.", field="assignee_id")
             wanted["assignee_id"] = oid
     return wanted, assignee
 
 
 async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: object) -> dict:
-    """Change a ticket's status, priority and assignee. Each real change is written as one
-    conditional update (on the values it replaces), then said in the conversation, sent as
-    ticket:updated, and the people concerned are notified. Closing goes through close()."""
+    """Change a ticket's status, priority and assignee, in one atomic update: said in the
+    conversation, sent as ticket:updated, audited, and the people concerned notified."""
     wanted, assignee = await check_update(ctx, identity=identity, changes=changes)
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
-    closing = wanted.get("status") == "closed"
-    fields = {k: v for k, v in wanted.items() if not (k == "status" and closing)}
-    before, diff = ticket, {}
-    for _ in range(UPDATE_TRIES):
-        diff = {k: v for k, v in fields.items() if ticket.get(k) != v}
+
+    def decide(current: dict) -> Plan | None:
+        diff = {k: v for k, v in wanted.items() if current.get(k) != v}
         if not diff:
-            break
-        now = clock.utcnow()
-        update_set = {**diff, "updated_at": now}
-        if "status" in diff and ticket["status"] == "closed":
-            update_set["closed_at"] = None  # reopened
-        updated = await ctx.db.tickets.find_one_and_update(
-            {"_id": ticket["_id"], **{k: ticket.get(k) for k in diff}},
-            {"$set": update_set},
-            return_document=ReturnDocument.AFTER,
-        )
-        if updated is not None:
-            before, ticket = ticket, updated
-            break
-        ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket["_id"])
-    else:
-        raise Conflict("This conversation changed at the same moment. Please try again.")
-    if diff:
-        await _announce(ctx, identity=identity, before=before, ticket=ticket, diff=diff,
-                        assignee=assignee)
-    if closing:
-        ticket = await close(ctx, identity=identity, ticket_id=ticket["_id"])
-    return ticket
+            return None
+        plan = Plan(set=dict(diff))
+        if "status" in diff:
+            moved = status_plan(ctx, current, diff["status"], clock.utcnow())
+            plan.set.update(moved.set)
+            plan.unset = moved.unset
+        return plan
+
+    return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide,
+                        details={"assignee": assignee})
 
 
-async def _announce(ctx: Ctx, *, identity: Identity, before: dict, ticket: dict, diff: dict,
-                    assignee: dict | None) -> None:
-    """After an update: the audit event, one system line per change, ticket:updated,
-    notifications."""
-    await audit.record(
-        ctx, actor=identity, action="ticket.update", entity=("ticket", ticket["_id"]),
-        before={k: before.get(k) for k in diff}, after=dict(diff),
-    )
-    actor, subject = identity.name, ticket.get("subject", "")
-    if "assignee_id" in diff:
-        old_id = before.get("assignee_id")
-        if diff["assignee_id"] is None:
-            old = await users.get_user(ctx.db, user_id=str(old_id)) if old_id else None
-            line = await messages.add_system(
-                ctx, ticket=ticket,
-                body=f"{actor} unassigned {old['name']}" if old else f"{actor} removed the assignee",
-                internal=True)
-        else:
-            target = "themselves" if str(diff["assignee_id"]) == identity.id else assignee["name"]
-            line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} assigned this to {target}",
-                                             internal=True)
-            if str(diff["assignee_id"]) != identity.id:
-                await notifications.enqueue(
-                    ctx, user_ids=[diff["assignee_id"]], kind="assigned", ticket_id=ticket["_id"],
-                    text=f"{actor} assigned “{subject}” to you", key=f"line:{line['_id']}")
-        if old_id and str(old_id) != identity.id:
-            await notifications.enqueue(
-                ctx, user_ids=[old_id], kind="unassigned", ticket_id=ticket["_id"],
-                text=f"{actor} took “{subject}” off your queue", key=f"line:{line['_id']}:old")
-    if "priority" in diff:
-        await messages.add_system(ctx, ticket=ticket, body=f"{actor} set priority to {diff['priority']}",
-                                  internal=True)
-    if "status" in diff:
-        line = await messages.add_system(ctx, ticket=ticket, body=f"{actor} marked this {diff['status']}")
-        await _notify_assignee(ctx, identity=identity, ticket=ticket, kind="status", line=line,
-                               text=f"{actor} marked “{subject}” {diff['status']}")
-    await ctx.events.ticket_updated(ticket)
+# --- being in a ticket ---------------------------------------------------------------------
 
 
-async def _notify_assignee(ctx: Ctx, *, identity: Identity, ticket: dict, kind: str,
-                           line: dict | None, text: str) -> None:
-    """Tell the ticket's assignee about a change someone else made."""
-    assignee_id = ticket.get("assignee_id")
-    if not assignee_id or str(assignee_id) == identity.id or line is None:
+@dataclass
+class Joined:
+    ticket: dict
+    page: messages.HistoryPage
+
+
+async def join(
+    ctx: Ctx,
+    *,
+    identity: Identity,
+    ticket_id: object,
+    subscribe: Callable[[dict], Awaitable[None]],
+    limit: object = None,
+) -> Joined:
+    """Enter a ticket's room and read its newest page, in that order, so that no message
+    falls into the gap between the two. The first time an agent joins, the conversation
+    says so, once: a reconnect does not repeat it."""
+    limit = validate.limit(limit, default=messages.PAGE_DEFAULT)
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    await subscribe(ticket)
+    if identity.is_agent and ticket["status"] != "closed":
+        await effects.apply(ctx, effects.Change(kind="join", after=ticket, actor=identity))
+    page = await messages.history(ctx, identity=identity, ticket_id=None, ticket=ticket, limit=limit)
+    return Joined(ticket=ticket, page=page)
+
+
+async def typing(
+    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None
+) -> None:
+    """Tell the others in the room that this caller is (or stopped) typing. Over the typing
+    limit the event is dropped without a word: it is a hint, not a message."""
+    is_typing = validate.boolean(typing, "typing")
+    oid = ticket_oid(ticket_id)
+    if not await ratelimit.allow(ctx, "typing", f"{identity.role}:{identity.id}:{oid}"):
         return
-    await notifications.enqueue(ctx, user_ids=[assignee_id], kind=kind, ticket_id=ticket["_id"],
-                                text=text, key=f"line:{line['_id']}")
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=oid)
+    if ticket["status"] == "closed":
+        raise TicketClosed()
+    name = ticket["guest_name"] if identity.is_guest else identity.name
+    payload = {
+        "ticket_id": str(ticket["_id"]),
+        "name": name,
+        "role": "guest" if identity.is_guest else "agent",
+        "typing": is_typing,
+    }
+    await ctx.events.typing(payload, ticket_id=ticket["_id"], skip_sid=skip_sid)

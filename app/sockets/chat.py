@@ -25,7 +25,7 @@ async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dic
     )
     return {
         "ticket": payloads.ticket_for(identity, joined.ticket),
-        "messages": [payloads.message(m) for m in joined.page.messages],
+        "messages": [payloads.message_for(identity, m) for m in joined.page.messages],
         "next_cursor": joined.page.next_cursor,
     }
 
@@ -43,7 +43,7 @@ async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
         ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
         client_msg_id=data.get("client_msg_id"), skip_sid=sid,
     )
-    return {"message": payloads.message(sent.message), "duplicate": not sent.created}
+    return {"message": payloads.message_for(identity, sent.message), "duplicate": not sent.created}
 
 
 async def note_add(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
@@ -52,7 +52,7 @@ async def note_add(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
         ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
         client_msg_id=data.get("client_msg_id"), kind="note", skip_sid=sid,
     )
-    return {"message": payloads.message(sent.message), "duplicate": not sent.created}
+    return {"message": payloads.message_for(identity, sent.message), "duplicate": not sent.created}
 
 
 async def messages_history(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
@@ -61,7 +61,7 @@ async def messages_history(ctx: Ctx, sid: str, identity: Identity, data: dict) -
         after=data.get("after"), limit=data.get("limit"),
     )
     return {
-        "messages": [payloads.message(m) for m in page.messages],
+        "messages": [payloads.message_for(identity, m) for m in page.messages],
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
     }

@@ -3,6 +3,7 @@ cookies as HTTP, with every event answered through one wrapper."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -96,7 +97,8 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         identity = await authenticate(ctx, environ, auth)
         if identity is None:
             raise ConnectionRefusedError("unauthorized")
-        await sio.save_session(sid, {"identity": identity, "client": handshake_client(ctx, environ)})
+        await sio.save_session(sid, {"identity": identity, "client": handshake_client(ctx, environ),
+                                     "in_order": asyncio.Lock()})
         if identity.is_agent:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
@@ -121,7 +123,12 @@ def _answering(sio: socketio.AsyncServer, ctx: Ctx, name: str, handler: Handler)
                 raise Invalid("The payload must be an object.")
             token = client.bind(session.get("client") or client.ClientInfo())
             try:
-                return {"ok": True, **await handler(ctx, sid, identity, data)}
+                # One event of a socket at a time, in the order they arrived: a browser sends
+                # without waiting for answers, and its messages must be numbered, stored and
+                # delivered in the order it sent them. The lock is taken before anything
+                # here waits, and asyncio.Lock serves waiters first come, first served.
+                async with session["in_order"]:
+                    return {"ok": True, **await handler(ctx, sid, identity, data)}
             finally:
                 client.reset(token)
         except DomainError as exc:

@@ -185,7 +185,7 @@ async def test_delivery_and_presence_resume_after_a_redis_restart(nodes, chat, r
     # a listener was reconnecting is lost (clients catch up with messages:history after).
     deadline = time.monotonic() + 20
     n = 0
-    while not [m for m in agent.received("message:new") if m["client_msg_id"].startswith("r-")]:
+    while not [m for m in agent.received("message:new") if (m["client_msg_id"] or "").startswith("r-")]:
         assert time.monotonic() < deadline, "no message crossed after the Redis restart"
         n += 1
         answer = await guest.call("message:send", {"ticket_id": ticket_id, "body": f"again {n}",
@@ -193,7 +193,7 @@ async def test_delivery_and_presence_resume_after_a_redis_restart(nodes, chat, r
         assert answer["ok"]  # the store is not Redis: sending never failed
         try:
             await agent.wait_for("message:new", timeout=0.25,
-                                 where=lambda m: m["client_msg_id"].startswith("r-"))
+                                 where=lambda m: (m["client_msg_id"] or "").startswith("r-"))
         except TimeoutError:
             pass
     # and the other way

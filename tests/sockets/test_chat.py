@@ -41,7 +41,7 @@ async def test_guest_and_agent_converse_in_the_ticket_room(guest, guest_socket, 
     assert answer["ok"] is True
     message = answer["message"]
     assert set(message) == {"id", "ticket_id", "kind", "sender_role", "sender_name", "body",
-                            "client_msg_id", "created_at", "cursor"}
+                            "client_msg_id", "created_at", "seq", "cursor"}
     assert (message["body"], message["sender_role"], message["sender_name"]) == (
         "On its way!", "agent", "Alan Agent")
     assert message["created_at"].endswith("Z")
@@ -292,7 +292,8 @@ INVALID_PAYLOADS = [
     ("messages:history", {"ticket_id": "TICKET", "limit": "ten"}),
     ("messages:history", {"ticket_id": "TICKET", "limit": True}),
     ("messages:history", {"ticket_id": "TICKET", "before": "not-a-cursor"}),
-    ("messages:history", {"ticket_id": "TICKET", "after": 7}),
+    ("messages:history", {"ticket_id": "TICKET", "after": -7}),
+    ("messages:history", {"ticket_id": "TICKET", "after": "7th"}),
     ("messages:history", {"ticket_id": "TICKET", "before": "x", "after": "y"}),
     ("typing", {"ticket_id": "TICKET", "typing": "yes"}),
     ("typing", {"ticket_id": "TICKET"}),

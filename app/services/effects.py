@@ -1,0 +1,303 @@
+"""The one place that turns a ticket change into its effects.
+
+A service changes a ticket with one atomic update and hands the result here as a `Change`:
+the ticket before and after that update and who made it. `apply` derives everything that
+follows from that pair: the system lines in the conversation, the audit event, the
+notifications and e-mails, and the socket events (from the returned document, never from
+an earlier read). A new kind of change is a new case here.
+
+Effects run after the change is stored; one that fails is logged and the others still run
+(the change itself stands, and the audit trail has its own retry)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from .. import clock
+from ..security import Identity
+from ..store import messages as stored_messages
+from ..store import tickets as stored_tickets
+from . import audit, notifications
+from .context import Ctx
+
+log = logging.getLogger(__name__)
+
+# The fields whose change is a change of the ticket itself (the rest is bookkeeping).
+TRACKED = ("status", "priority", "assignee_id", "tags")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One atomic change of a ticket.
+
+    kind: created, message, note, update (status, priority, assignee, tags, close, reopen),
+    escalate, auto_resolve, join. actor: who did it (None: the system)."""
+
+    kind: str
+    after: dict
+    before: dict | None = None
+    actor: Identity | None = None
+    message: dict | None = None  # the message or note that made it
+    details: dict = field(default_factory=dict)  # what the kind needs to be described
+    skip_sid: str | None = None  # the socket that made it: it has its answer already
+
+    def diff(self) -> dict:
+        """The tracked fields that differ, with their new values."""
+        before = self.before or {}
+        return {k: self.after.get(k) for k in TRACKED if before.get(k) != self.after.get(k)}
+
+
+async def apply(ctx: Ctx, change: Change) -> None:
+    handler = _HANDLERS[change.kind]
+    await handler(ctx, change)
+
+
+# --- the kinds ---------------------------------------------------------------------------
+
+
+async def _created(ctx: Ctx, change: Change) -> None:
+    ticket = change.after
+    await _guarded(ctx.events.ticket_updated(ticket, to_guest=False), "ticket:updated")
+    await audit.record(
+        ctx, actor=audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", "")),
+        action="ticket.create", entity=("ticket", ticket["_id"]),
+        after={k: ticket.get(k) for k in ("subject", "status", "priority", "guest_name", "guest_email")},
+    )
+
+
+async def _message(ctx: Ctx, change: Change) -> None:
+    ticket, message = change.after, change.message
+    await _guarded(ctx.events.message_new(message, skip_sid=change.skip_sid), "message:new")
+    if change.before is not None and change.before["status"] != ticket["status"]:
+        await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")  # reopened by the guest
+    else:
+        await _guarded(ctx.events.ticket_activity(ticket), "ticket:updated")
+    await _guarded(_tell_who_is_away(ctx, ticket=ticket, message=message, actor=change.actor),
+                   f"follow-up of message {message['_id']}")
+
+
+async def _note(ctx: Ctx, change: Change) -> None:
+    message = change.message
+    await _guarded(ctx.events.message_new(message, skip_sid=change.skip_sid), "message:new")
+    await audit.record(ctx, actor=change.actor, action="note.create",
+                       entity=("ticket", message["ticket_id"]),
+                       after={"message_id": message["_id"], "body": message["body"]})
+
+
+async def _join(ctx: Ctx, change: Change) -> None:
+    """An agent opened the conversation: said once per agent (a reconnect says nothing)."""
+    actor = change.actor
+    await write_line(ctx, ticket=change.after, body=f"{actor.name} joined the conversation",
+                     key=f"join:{actor.id}")
+
+
+async def _update(ctx: Ctx, change: Change) -> None:
+    """Status (close, reopen), priority, assignee and tags, as an agent changed them."""
+    before, ticket, actor = change.before or {}, change.after, change.actor
+    diff = change.diff()
+    if not diff:
+        return
+    name, subject = actor.name, ticket.get("subject", "")
+    closing = diff.get("status") == "closed"
+    if "assignee_id" in diff:
+        await _assignment(ctx, change, diff["assignee_id"])
+    if "priority" in diff:
+        await write_line(ctx, ticket=ticket, body=f"{name} set priority to {diff['priority']}",
+                         internal=True)
+    if "tags" in diff:
+        await write_line(ctx, ticket=ticket, internal=True, body=_tags_line(name, before, ticket))
+    status_line = None
+    if "status" in diff:  # last: "closed" is the conversation's last line
+        if closing:
+            body = f"{name} closed the conversation"
+        elif before.get("status") == "closed":
+            body = f"{name} reopened the conversation"
+        else:
+            body = f"{name} marked this {diff['status']}"
+        status_line = await write_line(ctx, ticket=ticket, body=body)
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    if closing and set(diff) == {"status"}:
+        await audit.record(ctx, actor=actor, action="ticket.close", entity=("ticket", ticket["_id"]),
+                           before={"status": before.get("status")}, after={"status": "closed"})
+    else:
+        await audit.record(ctx, actor=actor, action="ticket.update", entity=("ticket", ticket["_id"]),
+                           before={k: before.get(k) for k in diff}, after=dict(diff))
+    if "status" in diff and status_line is not None:
+        text = (f"{name} closed “{subject}”" if closing
+                else f"{name} marked “{subject}” {diff['status']}")
+        await _notify_assignee(ctx, change, kind="status", text=text, key=f"line:{status_line['_id']}")
+
+
+async def _assignment(ctx: Ctx, change: Change, new_id: ObjectId | None) -> None:
+    from . import users
+
+    before, ticket, actor = change.before or {}, change.after, change.actor
+    subject, old_id = ticket.get("subject", ""), before.get("assignee_id")
+    if new_id is None:
+        old = await users.get_user(ctx.db, user_id=str(old_id)) if old_id else None
+        body = f"{actor.name} unassigned {old['name']}" if old else f"{actor.name} removed the assignee"
+    else:
+        assignee = change.details.get("assignee") or await users.get_user(ctx.db, user_id=str(new_id))
+        target = "themselves" if str(new_id) == actor.id else (assignee or {}).get("name", "someone")
+        body = f"{actor.name} assigned this to {target}"
+    line = await write_line(ctx, ticket=ticket, body=body, internal=True)
+    key = f"line:{line['_id']}" if line else f"assign:{ticket['_id']}:{ticket['version']}"
+    if new_id is not None and str(new_id) != actor.id:
+        await _notify(ctx, user_ids=[new_id], kind="assigned", ticket=ticket,
+                      text=f"{actor.name} assigned “{subject}” to you", key=key)
+    if old_id and str(old_id) != actor.id:
+        await _notify(ctx, user_ids=[old_id], kind="unassigned", ticket=ticket,
+                      text=f"{actor.name} took “{subject}” off your queue", key=f"{key}:old")
+
+
+def _tags_line(name: str, before: dict, after: dict) -> str:
+    old, new = set(before.get("tags") or []), set(after.get("tags") or [])
+    parts = []
+    if new - old:
+        parts.append("added " + ", ".join(sorted(new - old)))
+    if old - new:
+        parts.append("removed " + ", ".join(sorted(old - new)))
+    return f"{name} {' and '.join(parts)} (tags)"
+
+
+async def _escalate(ctx: Ctx, change: Change) -> None:
+    """The escalation sweep raised the ticket's priority (an internal line; the assignee,
+    or every admin when nobody is assigned, is told once per level)."""
+    from . import users
+
+    before, ticket = change.before or {}, change.after
+    level, priority = ticket["escalation_level"], ticket["priority"]
+    waited = _duration(change.details.get("waited", 0))
+    await write_line(ctx, ticket=ticket, key=f"escalate:{level}", internal=True,
+                     body=f"No answer for {waited}: escalated, priority {priority}")
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(
+        ctx, actor=audit.SYSTEM, action="ticket.escalate", entity=("ticket", ticket["_id"]),
+        before={"priority": before.get("priority"), "escalation_level": before.get("escalation_level") or 0},
+        after={"priority": priority, "escalation_level": level},
+    )
+    assignee = ticket.get("assignee_id")
+    recipients = [assignee] if assignee else await users.active_admin_ids(ctx.db)
+    await _notify(ctx, user_ids=recipients, kind="escalated", ticket=ticket,
+                  key=f"escalate:{ticket['_id']}:{level}",
+                  text=f"“{ticket.get('subject', '')}” from {ticket.get('guest_name', 'a guest')} has "
+                       f"waited {waited} for an answer (priority {priority})")
+    log.info("ticket %s escalated to level %d (%s)", ticket["_id"], level, priority)
+
+
+async def _auto_resolve(ctx: Ctx, change: Change) -> None:
+    ticket = change.after
+    waited = _duration(ctx.settings.auto_resolve_after)
+    line = await write_line(ctx, ticket=ticket, body=f"No reply for {waited}: marked resolved")
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(ctx, actor=audit.SYSTEM, action="ticket.auto_resolve",
+                       entity=("ticket", ticket["_id"]),
+                       before={"status": "pending"}, after={"status": "resolved"})
+    key = f"line:{line['_id']}" if line else f"resolve:{ticket['_id']}:{ticket['version']}"
+    await _notify_assignee(ctx, change, kind="status", key=key,
+                           text=f"“{ticket.get('subject', '')}” was resolved: the guest did not reply")
+
+
+async def _nothing(ctx: Ctx, change: Change) -> None:
+    """A sweep tidied a field nobody sees (a due time that no longer applies)."""
+
+
+_HANDLERS = {
+    "created": _created,
+    "message": _message,
+    "note": _note,
+    "join": _join,
+    "update": _update,
+    "escalate": _escalate,
+    "auto_resolve": _auto_resolve,
+    "bookkeeping": _nothing,
+}
+
+
+# --- building blocks ---------------------------------------------------------------------
+
+
+async def write_line(ctx: Ctx, *, ticket: dict, body: str, key: str | None = None,
+                     internal: bool = False) -> dict | None:
+    """A line written by the server ("Ada closed the conversation"), numbered like every
+    message and sent like one. With a key it is written at most once per ticket (None when
+    it was). An internal line (triage: priority, assignment, escalation, tags) is for agents
+    only, like a note: no guest sees or fetches it."""
+    try:
+        if key is not None and await stored_messages.by_system_key(
+                ctx.db, ticket_id=ticket["_id"], system_key=key):
+            return None
+        numbers = await stored_tickets.take_seq(ctx.db, ticket_id=ticket["_id"],
+                                                guest_visible=not internal, unless_closed=False)
+        if numbers is None:
+            return None  # the ticket is gone
+        line: dict[str, Any] = {
+            "ticket_id": ticket["_id"], "kind": "system", "sender_role": "system", "sender_id": None,
+            "sender_name": "System", "body": body, "created_at": clock.utcnow(),
+            "seq": numbers["seq"],
+        }
+        if not internal:
+            line["guest_seq"] = numbers["guest_seq"]
+        else:
+            line["internal"] = True
+        if key is not None:
+            line["system_key"] = key
+        try:
+            await stored_messages.insert(ctx.db, message=line)
+        except DuplicateKeyError:
+            return None  # the same line, written at the same moment by another process
+        await _guarded(ctx.events.message_new(line), "message:new")
+        return line
+    except Exception:
+        log.exception("could not write the line %r in ticket %s", body, ticket["_id"])
+        return None
+
+
+async def _tell_who_is_away(ctx: Ctx, *, ticket: dict, message: dict, actor: Identity) -> None:
+    """An e-mail to a guest who is not in the room when an agent replies, or a
+    notification to an assignee who is not in the room when the guest writes. Nothing is
+    queued (no write at all) when the other side is there to see it."""
+    from . import mail, presence
+
+    if actor.is_agent:
+        if ticket.get("guest_email") and not await presence.guest_in_ticket_room(ctx, ticket=ticket):
+            await mail.enqueue_reply(ctx, ticket=ticket, message=message)
+    elif ticket.get("assignee_id") and not await presence.user_in_ticket_room(
+            ctx, user_id=str(ticket["assignee_id"]), ticket_id=ticket["_id"]):
+        await _notify(ctx, user_ids=[ticket["assignee_id"]], kind="guest_message", ticket=ticket,
+                      text=f"{message['sender_name']}: {message['body'][:200]}",
+                      key=f"message:{message['_id']}")
+
+
+async def _notify_assignee(ctx: Ctx, change: Change, *, kind: str, text: str, key: str) -> None:
+    """Tell the ticket's assignee about a change someone else made."""
+    assignee_id = change.after.get("assignee_id")
+    if not assignee_id or (change.actor is not None and str(assignee_id) == change.actor.id):
+        return
+    await _notify(ctx, user_ids=[assignee_id], kind=kind, ticket=change.after, text=text, key=key)
+
+
+async def _notify(ctx: Ctx, *, user_ids: list, kind: str, ticket: dict, text: str, key: str) -> None:
+    await _guarded(notifications.enqueue(ctx, user_ids=user_ids, kind=kind, ticket_id=ticket["_id"],
+                                         text=text, key=key), f"notification {key}")
+
+
+async def _guarded(awaitable, what: str) -> Any:
+    try:
+        return await awaitable
+    except Exception:
+        log.exception("could not carry out %s", what)
+        return None
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = round(minutes / 60)
+    return f"{hours} h" if hours < 48 else f"{round(hours / 24)} days"

@@ -1,0 +1,50 @@
+"""Messages, notes and system lines, each numbered in its ticket (`seq`; `guest_seq` for
+those its guest may read). History is paged by those numbers, which the ticket hands out
+atomically: a message that commits late still sits at its number, so a client that asks
+for everything after the last number it holds misses nothing."""
+
+from __future__ import annotations
+
+from bson import ObjectId
+
+from ..db import Database
+
+AGENT_SEQ, GUEST_SEQ = "seq", "guest_seq"
+
+
+async def insert(db: Database, *, message: dict) -> dict:
+    """Store one message. Raises DuplicateKeyError when the sender already stored this
+    client_msg_id in the ticket, or a system line with this system_key exists."""
+    message["_id"] = (await db.messages.insert_one(message)).inserted_id
+    return message
+
+
+async def by_client_msg_id(db: Database, *, ticket_id: ObjectId, sender_id: str,
+                           client_msg_id: str) -> dict | None:
+    """This sender's own message with this id, never another sender's."""
+    return await db.messages.find_one(
+        {"ticket_id": ticket_id, "sender_id": sender_id, "client_msg_id": client_msg_id})
+
+
+async def by_system_key(db: Database, *, ticket_id: ObjectId, system_key: str) -> dict | None:
+    return await db.messages.find_one({"ticket_id": ticket_id, "system_key": system_key})
+
+
+async def newest(db: Database, *, ticket_id: ObjectId, number: str, before: int | None,
+                 limit: int) -> tuple[list[dict], bool]:
+    """The newest `limit` messages numbered in `number` (seq or guest_seq), below `before`
+    if given, oldest first; and whether older ones exist."""
+    query: dict = {"ticket_id": ticket_id, number: {"$lt": before} if before is not None else {"$gte": 1}}
+    docs = await db.messages.find(query).sort(number, -1).to_list(limit + 1)
+    page = docs[:limit]
+    page.reverse()
+    return page, len(docs) > limit
+
+
+async def after(db: Database, *, ticket_id: ObjectId, number: str, after: int,
+                limit: int) -> tuple[list[dict], bool]:
+    """The messages numbered above `after`, oldest first, at most `limit`; and whether
+    more follow."""
+    docs = await db.messages.find({"ticket_id": ticket_id, number: {"$gt": after}}).sort(
+        number, 1).to_list(limit + 1)
+    return docs[:limit], len(docs) > limit
