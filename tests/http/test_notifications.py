@@ -154,3 +154,28 @@ async def test_a_retried_notify_job_writes_no_second_notification(guest, agent_s
     await notifications.deliver(live_server.ctx, job["payload"])
     await notifications.deliver(live_server.ctx, job["payload"])
     assert await live_server.ctx.db.notifications.count_documents({"user_id": ObjectId(admin["id"])}) == 1
+
+
+async def test_read_notifications_are_deleted_after_their_retention_unread_ones_never(
+        guest, agent_session, admin, http, connect, live_server, monkeypatch):
+    from datetime import timedelta
+
+    from app import clock
+    from tests.services.test_jobs import _shifted
+
+    admin_session = await signed_in(http, admin)
+    tab = await connect(cookie_header(admin_session))
+    await patch(agent_session, guest.ticket_id, {"assignee_id": admin["id"]})
+    first = (await tab.wait_for("notification:new"))[0]
+    await patch(agent_session, guest.ticket_id, {"status": "pending"})
+    await tab.wait_for("notification:new", count=2)
+    status, _ = await post_json(admin_session, f"/api/notifications/{first['id']}/read")
+    assert status == 200
+
+    retention = live_server.ctx.settings.notification_retention
+    later = clock.utcnow() + timedelta(seconds=retention + 60)
+    monkeypatch.setattr("app.store.engine.datetime", _shifted(later))
+    await live_server.ctx.db.client.purge_expired()
+    inbox = await get_json(admin_session, "/api/notifications")
+    assert [n["read"] for n in inbox["notifications"]] == [False]  # the unread one stays
+    assert first["id"] not in [n["id"] for n in inbox["notifications"]]

@@ -229,3 +229,69 @@ def test_backoff_grows_and_stays_within_its_jitter():
     for attempts, (low, high) in {1: (1, 2), 2: (2, 4), 5: (16, 32)}.items():
         for _ in range(20):
             assert low <= jobs.backoff(ctx, attempts) <= high
+
+
+async def test_a_job_slower_than_its_lease_keeps_it_and_runs_once(ctx):
+    """The worker renews the lease while the job runs: a second worker polling all along
+    never gets it, though the job takes three leases."""
+    fast_lease = replace(ctx.settings, job_lease=0.3)
+    slow_ctx = Ctx(db=ctx.db, settings=fast_lease, events=NoEvents())
+    runs = Counter()
+
+    async def slow(ctx, payload):
+        runs[payload["n"]] += 1
+        await asyncio.sleep(1.0)
+
+    job = await jobs.enqueue(slow_ctx, "slow", {"n": 1})
+    first = Worker(slow_ctx, {"slow": slow}, worker_id="first", poll_interval=0.05).start()
+    second = Worker(slow_ctx, {"slow": slow}, worker_id="second", poll_interval=0.05).start()
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if (await jobs.get(slow_ctx, job["_id"]))["status"] == "succeeded":
+                break
+    finally:
+        await first.stop()
+        await second.stop()
+    done = await jobs.get(slow_ctx, job["_id"])
+    assert done["status"] == "succeeded" and done["attempts"] == 1
+    assert runs == Counter({1: 1})
+
+
+async def test_finished_jobs_are_deleted_after_their_retention_and_dead_ones_later(ctx, monkeypatch):
+    time = FakeClock(monkeypatch)
+
+    async def ok(ctx, payload):
+        return None
+
+    async def broken(ctx, payload):
+        raise RuntimeError("no")
+
+    done = await jobs.enqueue(ctx, "ok", {})
+    dead = await jobs.enqueue(ctx, "broken", {}, max_attempts=1)
+    waiting = await jobs.enqueue(ctx, "ok", {}, run_at=time.now + timedelta(days=60))
+    worker = Worker(ctx, {"ok": ok, "broken": broken}, worker_id="w")
+    assert await worker.run_once() and await worker.run_once()
+    retention, dead_retention = ctx.settings.job_retention, ctx.settings.dead_job_retention
+    assert (await jobs.get(ctx, done["_id"]))["expire_at"] == time.now + timedelta(seconds=retention)
+    assert (await jobs.get(ctx, dead["_id"]))["expire_at"] == time.now + timedelta(seconds=dead_retention)
+    monkeypatch.setattr("app.store.engine.datetime", _shifted(time.now + timedelta(seconds=retention + 1)))
+    await ctx.db.client.purge_expired()
+    assert await jobs.get(ctx, done["_id"]) is None
+    assert await jobs.get(ctx, dead["_id"]) is not None  # admins still see it
+    assert await jobs.get(ctx, waiting["_id"]) is not None  # never finished: never expires
+    monkeypatch.setattr("app.store.engine.datetime", _shifted(time.now + timedelta(seconds=dead_retention + 1)))
+    await ctx.db.client.purge_expired()
+    assert await jobs.get(ctx, dead["_id"]) is None
+
+
+def _shifted(now):
+    """A datetime class whose now() is `now`: the TTL pass's clock, moved."""
+    from datetime import datetime
+
+    class Shifted(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now
+
+    return Shifted
