@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import accounts, audit, payloads, users
+from ..services import accounts, audit, jobs, payloads, users
 from . import identity
 from .middleware import read_json
 
@@ -29,6 +29,14 @@ async def admin_users_page(request: web.Request) -> dict:
 async def admin_audit_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
     return {"user": user, "actions": audit.ACTIONS}
+
+
+@routes.get("/admin/jobs", name="admin_jobs")
+@aiohttp_jinja2.template("admin_jobs.html")
+async def admin_jobs_page(request: web.Request) -> dict:
+    _, user = await identity.page_user(request, admin=True)
+    days = round(request.app[ctx_key].settings.dead_job_retention / 86400)
+    return {"user": user, "retention": f"{days} day{'s' if days != 1 else ''}"}
 
 
 @routes.get("/account", name="account")
@@ -93,6 +101,27 @@ async def reactivate_user(request: web.Request) -> web.Response:
     user = await accounts.reactivate(request.app[ctx_key], identity=caller,
                                      user_id=request.match_info["user_id"])
     return web.json_response({"user": payloads.user(user)})
+
+
+# --- jobs API -------------------------------------------------------------------------
+
+
+@routes.get("/api/admin/jobs", name="admin_jobs_list")
+async def list_jobs(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    if request.query.get("status", "dead") != "dead":
+        raise Invalid("Only status=dead can be listed.", field="status")
+    page = await jobs.dead(request.app[ctx_key], identity=caller, before=request.query.get("before"),
+                           limit=request.query.get("limit"))
+    return web.json_response({"jobs": [payloads.job(j) for j in page.jobs],
+                              "next_cursor": page.next_cursor, "total": page.total})
+
+
+@routes.post("/api/admin/jobs/{job_id}/retry", name="admin_jobs_retry")
+async def retry_job(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    job = await jobs.retry(request.app[ctx_key], identity=caller, job_id=request.match_info["job_id"])
+    return web.json_response({"job": payloads.job(job)})
 
 
 # --- audit API ------------------------------------------------------------------------

@@ -39,6 +39,7 @@ ACTIONS = (
     "user.password_change", "user.password_reset_request", "user.password_reset",
     "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
     "note.create",
+    "job.retry",
 )
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}

@@ -111,3 +111,21 @@ def notification(doc: dict) -> dict:
 def agent_option(doc: dict) -> dict:
     """An agent as others pick them (assignee lists): no e-mail, no account details."""
     return {"id": str(doc["_id"]), "name": doc["name"], "role": doc["role"]}
+
+
+def job(doc: dict) -> dict:
+    """A job as admins see it: what it was for and why it failed, never its whole payload
+    (an e-mail's body)."""
+    payload = doc.get("payload") or {}
+    return {
+        "id": str(doc["_id"]),
+        "kind": doc["kind"],
+        "status": doc["status"],
+        "attempts": doc.get("attempts", 0),
+        "max_attempts": doc.get("max_attempts"),
+        "last_error": doc.get("last_error"),
+        "to": payload.get("to") if doc["kind"] == "email" else None,
+        "created_at": iso(doc.get("created_at")),
+        "updated_at": iso(doc.get("updated_at")),
+        "cursor": cursors.encode(doc["updated_at"], doc["_id"]),
+    }
