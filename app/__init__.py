@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
 
+    app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_database(database))
     app.cleanup_ctx.append(socket_server.message_queue)
@@ -67,6 +68,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
 
 
 SOCKETS_CLOSE_TIMEOUT = 2.0
+
+
+async def _begin_stopping_jobs(app: web.Application) -> None:
+    """on_shutdown: the worker starts handing back its job now, while the sockets close and
+    the web server lets its last requests finish; the cleanup waits for it."""
+    running = app.get(jobs_runtime_key)
+    if running is not None:
+        running.begin_stop()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -63,7 +63,7 @@ class Settings:
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
     job_backoff_base: float = 2.0
-    job_stop_timeout: float = 2.0  # then the job in hand is given back (shutdown within 5 s)
+    job_stop_timeout: float = 1.5  # then the job in hand is given back (shutdown within 5 s)
     sweep_interval: float = 30.0
 
     @property

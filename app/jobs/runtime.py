@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from ..services.context import Ctx
 from .handlers import HANDLERS
@@ -14,8 +15,18 @@ from .worker import Worker
 class Runtime:
     worker: Worker
     scheduler: Scheduler
+    _stopping: asyncio.Task | None = field(default=None, repr=False)
+
+    def begin_stop(self) -> asyncio.Task:
+        """Start stopping (the job in hand is finished or given back); idempotent."""
+        if self._stopping is None:
+            self._stopping = asyncio.create_task(self._stop(), name="jobs runtime stop")
+        return self._stopping
 
     async def stop(self) -> None:
+        await self.begin_stop()
+
+    async def _stop(self) -> None:
         await self.scheduler.stop()
         await self.worker.stop()
 

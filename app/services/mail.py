@@ -7,6 +7,7 @@ the jobs collection, where the token must never be stored but as a hash."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -66,15 +67,19 @@ async def send(ctx: Ctx, payload: dict) -> None:
                  email["To"], email["Subject"], payload["body"])
         return
     target = parse_smtp_url(ctx.settings.smtp_url)
-    await aiosmtplib.send(
-        email,
-        hostname=target.hostname,
-        port=target.port,
-        username=target.username,
-        password=target.password,
-        use_tls=target.use_tls,
-        timeout=SMTP_TIMEOUT,
-    )
+    smtp = aiosmtplib.SMTP(hostname=target.hostname, port=target.port, username=target.username,
+                           password=target.password, use_tls=target.use_tls, timeout=SMTP_TIMEOUT)
+    # Not `async with smtp`: on any way out, its exit says QUIT and waits up to SMTP_TIMEOUT
+    # for the answer, so a worker stopping at shutdown (which cancels the job to give it
+    # back) would wait that long on a stalled server. Quit politely only after a success.
+    try:
+        await smtp.connect()
+        await smtp.send_message(email)
+    except BaseException:
+        smtp.close()
+        raise
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+        await smtp.quit()
 
 
 def send_later(ctx: Ctx, *, to: str, subject: str, body: str) -> asyncio.Task:

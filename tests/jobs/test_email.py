@@ -113,15 +113,15 @@ async def test_no_email_without_an_address_nor_for_the_guests_own_messages(
 async def test_a_refused_email_is_retried(start_chat, agent_socket, live_server, smtp_inbox, monkeypatch):
     inbox, port = smtp_inbox
     calls = []
-    real_send = mail.aiosmtplib.send
+    real_connect = mail.aiosmtplib.SMTP.connect
 
-    async def flaky(*args, **kwargs):
-        calls.append(kwargs["port"])
+    async def flaky(smtp, *args, **kwargs):
+        calls.append(smtp.port)
         if len(calls) == 1:
             raise ConnectionRefusedError("try later")
-        return await real_send(*args, **kwargs)
+        return await real_connect(smtp, *args, **kwargs)
 
-    monkeypatch.setattr(mail.aiosmtplib, "send", flaky)
+    monkeypatch.setattr(mail.aiosmtplib.SMTP, "connect", flaky)
     guest = await start_chat(name="Grace", message="Hi", email="grace@example.com")
     message = await reply(agent_socket, guest.ticket_id, "Second time lucky", "r-1")
     job = await live_server.ctx.db.jobs.find_one({"dedupe_key": f"email:reply:{message['id']}"})
