@@ -130,7 +130,7 @@ def _database(shared: Database | None):
     async def database_ctx(app: web.Application):
         settings = app[settings_key]
         database = shared or db_module.connect(settings)
-        await db_module.ensure_indexes(database)
+        await db_module.prepare(database, settings)
         app[db_key] = database
         ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]))
         app[ctx_key] = ctx

@@ -77,7 +77,16 @@ RETIRED_INDEXES = {
 }
 
 
-async def ensure_indexes(database: Database, settings: Settings | None = None) -> None:
+async def prepare(database: Database, settings: Settings) -> None:
+    """At start-up, before serving: the indexes, then data from earlier versions upgraded."""
+    from .store import migrations
+
+    await ensure_indexes(database)
+    await migrations.upgrade(database, escalate_after=settings.escalate_after,
+                             auto_resolve_after=settings.auto_resolve_after)
+
+
+async def ensure_indexes(database: Database) -> None:
     for collection, names in RETIRED_INDEXES.items():
         existing = await getattr(database, collection).index_information()
         for name in names:
@@ -97,8 +106,10 @@ async def ensure_indexes(database: Database, settings: Settings | None = None) -
                                    partialFilterExpression={due: {"$exists": True}})
 
     messages = database.messages
+    # Partial: messages from before numbers exist until migrations.upgrade has numbered them.
     await messages.create_index([("ticket_id", ASCENDING), ("seq", ASCENDING)], unique=True,
-                                name="history_by_seq")
+                                name="history_by_seq",
+                                partialFilterExpression={"seq": {"$exists": True}})
     await messages.create_index([("ticket_id", ASCENDING), ("guest_seq", ASCENDING)], unique=True,
                                 name="guest_history",
                                 partialFilterExpression={"guest_seq": {"$exists": True}})

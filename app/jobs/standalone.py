@@ -44,7 +44,7 @@ async def main(settings: Settings, *, stop: asyncio.Event | None = None) -> None
         log.warning("SMTP_URL is not set: e-mails are written to the log, not sent.")
     database = db_module.connect(settings)
     try:
-        await db_module.ensure_indexes(database)
+        await db_module.prepare(database, settings)
         ctx = Ctx(db=database, settings=settings, events=events_for(settings))
         running = runtime.start(ctx)
         log.info("worker %s started", running.worker.id)
