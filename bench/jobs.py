@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Jobs per second through one worker and through two, with a handler that does nothing,
-on the embedded store (mongomock-motor). Not a test: prints a small table. Bounded in time:
+on the embedded store (app/store/engine.py). Not a test: prints a small table. Bounded in time:
 each run stops after RUN_LIMIT seconds and reports what it managed. mongomock scans, copies
 and sorts the whole collection on every claim, so the rate falls as the queue grows; a real
 MongoDB claims through the (status, run_at) index.
@@ -63,7 +63,7 @@ async def run(workers: int, count: int) -> tuple[int, float, float]:
 
 async def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    print(f"{count} no-op jobs per run, embedded store (mongomock-motor), one process\n")
+    print(f"{count} no-op jobs per run, embedded store (app/store/engine.py), one process\n")
     print(f"{'workers':>7}  {'done':>6}  {'jobs/s':>8}  {'enqueue/s':>9}")
     for workers in (1, 2):
         succeeded, rate, enqueue_rate = await run(workers, count)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,12 @@ def port() -> int:
     return free_port()
 
 
+# Run the suite against a real MongoDB: TEST_MONGODB_URI=mongodb://host:27017 python3 run.py test
+# (each test gets a database of its own, dropped after; the few tests that hold the embedded
+# engine at an exact call, or move its TTL clock, skip).
+TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI")
+
+
 @pytest.fixture
 def settings(port: int) -> Settings:
     return Settings(
@@ -50,6 +58,8 @@ def settings(port: int) -> Settings:
         bcrypt_rounds=4,
         # Tests fill long histories quickly; tests/http/test_rate_limits.py sets small limits.
         rate_messages_per_ticket="1000/minute",
+        mongodb_uri=TEST_MONGODB_URI,
+        mongodb_db=f"support_test_{uuid.uuid4().hex[:12]}" if TEST_MONGODB_URI else "support",
     )
 
 
@@ -71,7 +81,20 @@ class LiveServer:
 async def live_server(aiohttp_server, settings: Settings) -> LiveServer:
     app = create_app(settings)
     server = await aiohttp_server(app, host="127.0.0.1", port=settings.port)
-    return LiveServer(url=str(server.make_url("")).rstrip("/"), app=app)
+    yield LiveServer(url=str(server.make_url("")).rstrip("/"), app=app)
+    if settings.mongodb_uri:
+        await server.close()
+        from pymongo import AsyncMongoClient
+
+        client = AsyncMongoClient(settings.mongodb_uri)
+        await client.drop_database(settings.mongodb_db)
+        await client.close()
+
+
+def embedded_only(database) -> None:
+    """For a test that needs the embedded engine's hooks or TTL clock."""
+    if not database.embedded:
+        pytest.skip("needs the embedded engine (hooks, TTL clock)")
 
 
 async def make_account(server: LiveServer, *, role: str, name: str, email: str) -> dict:

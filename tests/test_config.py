@@ -191,3 +191,19 @@ async def test_run_py_worker_starts_alone_and_stops_cleanly_on_sigterm():
     text = err.decode()
     assert "cannot push live events" in text and "SMTP_URL is not set" in text
     assert "Traceback" not in text
+
+
+def test_every_environment_variable_is_documented_in_the_readme_and_env_example():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "app" / "config.py").read_text()
+    names = set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', source))
+    names |= set(re.findall(r'"([A-Z][A-Z0-9_]+)":\s*"rate_', source))
+    names |= set(re.findall(r'\("([A-Z][A-Z0-9_]+)", "[a-z_]+", "', source))
+    assert len(names) > 20, names  # the patterns still find the variables
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+    assert sorted(n for n in names if not re.search(rf"^#?{n}=", example, re.M)) == []

@@ -161,8 +161,10 @@ async def test_read_notifications_are_deleted_after_their_retention_unread_ones_
     from datetime import timedelta
 
     from app import clock
+    from tests.conftest import embedded_only
     from tests.services.test_jobs import _shifted
 
+    embedded_only(live_server.ctx.db)  # it moves the TTL pass's clock
     admin_session = await signed_in(http, admin)
     tab = await connect(cookie_header(admin_session))
     await patch(agent_session, guest.ticket_id, {"assignee_id": admin["id"]})

@@ -39,7 +39,10 @@ class Gate:
 
 
 def gate(database, matches: Callable[[Operation], bool]) -> Gate:
-    """A gate installed on this database's embedded engine (removed by `ungate`)."""
+    """A gate installed on this database's embedded engine (for the test's lifetime)."""
+    from tests.conftest import embedded_only
+
+    embedded_only(database)
     g = Gate(matches)
     database.client.hooks.append(g)
     return g
