@@ -40,8 +40,9 @@ import bson
 import mongomock
 from bson import ObjectId
 from mongomock import filtering, helpers
+from mongomock.results import UpdateResult
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, WriteError
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,18 @@ class EmbeddedCollection:
 
     async def update_one(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
         _check_encodable(filter), _check_encodable(update)
-        return await self._call("update_one",
-                                lambda: self._collection.update_one(filter, update, upsert=upsert),
-                                filter=filter, document=update)
+
+        def run() -> Any:
+            if not upsert:
+                done = _update_by_id(self._collection, filter, update)
+                if done is not None:
+                    before, after = done
+                    matched = after is not None
+                    return UpdateResult({"n": int(matched), "nModified": int(matched and before != after),
+                                         "ok": 1.0, "updatedExisting": matched}, acknowledged=True)
+            return self._collection.update_one(filter, update, upsert=upsert)
+
+        return await self._call("update_one", run, filter=filter, document=update)
 
     async def update_many(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
         _check_encodable(filter), _check_encodable(update)
@@ -190,12 +200,18 @@ class EmbeddedCollection:
         upsert: bool = False, return_document: bool = ReturnDocument.BEFORE,
     ) -> dict | None:
         _check_encodable(filter), _check_encodable(update)
-        return await self._call(
-            "find_one_and_update",
-            lambda: self._collection.find_one_and_update(
-                filter, update, projection, sort=sort, upsert=upsert,
-                return_document=return_document),
-            filter=filter, document=update)
+
+        def run() -> dict | None:
+            if sort is None and not upsert and _simple_projection(projection):
+                done = _update_by_id(self._collection, filter, update)
+                if done is not None:
+                    before, after = done
+                    chosen = after if return_document == ReturnDocument.AFTER else before
+                    return _project(chosen, projection) if chosen is not None else None
+            return self._collection.find_one_and_update(
+                filter, update, projection, sort=sort, upsert=upsert, return_document=return_document)
+
+        return await self._call("find_one_and_update", run, filter=filter, document=update)
 
     async def find_one_and_delete(self, filter: Mapping, projection: Any = None, *,
                                   sort: Any = None) -> dict | None:
@@ -222,6 +238,10 @@ class EmbeddedCollection:
         _check_encodable(filter)
 
         def run() -> dict | None:
+            if sort is None and not skip and _simple_projection(projection):
+                found = _find_by_id(self._collection, filter)
+                if found is not _NOT_HANDLED:
+                    return _project(found, projection) if found is not None else None
             found = self._collection.find(filter or {}, projection, skip=skip, limit=1, sort=sort)
             return next(iter(found), None)
 
@@ -484,3 +504,126 @@ def _index_lookups(collection: Any) -> None:
     collection._iter_documents = iter_documents_indexed
     collection._support_chat_lookups = True
 
+
+
+# --- updates of one document by _id (mongomock internals: see the module's docstring) ---------
+
+_MISSING = object()
+_NOT_HANDLED = object()
+
+
+def _find_by_id(collection: Any, filter: Any) -> Any:
+    """A copy of the one document an _id filter can match (None if it does not), without
+    mongomock's cursor machinery; _NOT_HANDLED for any other filter."""
+    if type(filter) is not dict or type(filter.get("_id")) is not ObjectId:
+        return _NOT_HANDLED
+    store = collection._store
+    oid = filter["_id"]
+    if oid not in store:
+        return None
+    doc = store[oid]
+    if len(filter) > 1 and not filtering.filter_applies(
+            helpers.patch_datetime_awareness_in_document(filter), doc):
+        return None
+    return helpers.make_datetime_timezone_aware_in_document(doc)
+_FAST_OPERATORS = frozenset({"$set", "$unset", "$inc", "$min", "$max"})
+_NUMBER = (int, float)
+
+
+def _bson_rank(value: Any) -> int | None:
+    """A value's place in BSON's order of types (null < numbers < strings < ... < ObjectId
+    < booleans < dates); None for the kinds compared here no further."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        return 8
+    if isinstance(value, _NUMBER):
+        return 2
+    if isinstance(value, str):
+        return 3
+    if isinstance(value, ObjectId):
+        return 7
+    if isinstance(value, datetime):
+        return 9
+    return None
+
+
+def _bson_less(a: Any, b: Any) -> bool | None:
+    """a < b in BSON's order; None when undecided here (documents, arrays, binary)."""
+    rank_a, rank_b = _bson_rank(a), _bson_rank(b)
+    if rank_a is None or rank_b is None:
+        return None
+    if rank_a != rank_b:
+        return rank_a < rank_b
+    return rank_a != 1 and a < b
+
+
+def _update_by_id(collection: Any, filter: Mapping, update: Any) -> tuple[dict | None, dict | None] | None:
+    """The ticket path's updates (one document by _id: $set, $unset, $inc, $min, $max on
+    top-level fields) applied in place, returning copies (before, after), both None when
+    the filter matches nothing. mongomock's own path copies the document four times and
+    deep-copies a snapshot for each such update, which was most of a message's cost.
+    None: not a case handled here (mongomock does it)."""
+    if type(filter) is not dict or type(filter.get("_id")) is not ObjectId or type(update) is not dict:
+        return None
+    if not update or not set(update) <= _FAST_OPERATORS:
+        return None
+    store = collection._store
+    unique_fields = {name for index in store.indexes.values() if index.get("unique")
+                     for name, _ in index["key"]}
+    changes: list[tuple[str, str, Any]] = []
+    for operator, fields in update.items():
+        if type(fields) is not dict:
+            return None
+        for name, value in fields.items():
+            if not isinstance(name, str) or "." in name or name.startswith("$") or name == "_id" \
+                    or name in unique_fields:
+                return None
+            changes.append((operator, name, helpers.patch_datetime_awareness_in_document(value)))
+    oid = filter["_id"]
+    if oid not in store:
+        return None, None
+    doc = store[oid]
+    if not filtering.filter_applies(helpers.patch_datetime_awareness_in_document(filter), doc):
+        return None, None
+    new_values: dict[str, Any] = {}
+    removed: set[str] = set()
+    for operator, name, value in changes:
+        current = new_values.get(name, doc.get(name, _MISSING))
+        if operator == "$set":
+            new_values[name] = value
+        elif operator == "$unset":
+            removed.add(name)
+        elif operator == "$inc":
+            if current is not _MISSING and (not isinstance(current, _NUMBER) or isinstance(current, bool)) \
+                    or not isinstance(value, _NUMBER) or isinstance(value, bool):
+                # mongomock raises a TypeError here; the server refuses, changing nothing.
+                raise WriteError(f"Cannot apply $inc to a value of non-numeric type: {name}", 14)
+            new_values[name] = value if current is _MISSING else current + value
+        else:  # $min, $max
+            if current is _MISSING:
+                new_values[name] = value
+                continue
+            wins = _bson_less(value, current) if operator == "$min" else _bson_less(current, value)
+            if wins is None:
+                return None
+            if wins:
+                new_values[name] = value
+    if removed & set(new_values):
+        return None  # conflicting operators on one field: MongoDB's error, from mongomock
+    before = helpers.make_datetime_timezone_aware_in_document(doc)
+    doc.update(new_values)
+    for name in removed:
+        doc.pop(name, None)
+    return before, helpers.make_datetime_timezone_aware_in_document(doc)
+
+
+def _simple_projection(projection: Any) -> bool:
+    return projection is None or (type(projection) is dict and all(
+        isinstance(k, str) and "." not in k and v in (1, True) for k, v in projection.items()))
+
+
+def _project(doc: dict, projection: dict | None) -> dict:
+    if not projection:
+        return doc
+    return {k: v for k, v in doc.items() if k == "_id" or k in projection}

@@ -262,3 +262,28 @@ async def test_the_audit_export_walks_every_event_in_batches(database, monkeypat
     walked = [e async for e in stored_audit.every(database, filters=stored_audit.AuditFilters())]
     assert len(walked) == 30 and len({e["_id"] for e in walked}) == 30
     assert [e["at"] for e in walked] == sorted((e["at"] for e in walked), reverse=True)
+
+
+async def test_updates_by_id_keep_mongodb_rules_at_their_edges(database):
+    from pymongo.errors import WriteError
+
+    oid = (await database.tickets.insert_one({"name": "x", "n": 1, "gone": None})).inserted_id
+    with pytest.raises(WriteError):  # $inc on text is refused ...
+        await database.tickets.update_one({"_id": oid}, {"$inc": {"name": 1, "n": 1}})
+    assert (await database.tickets.find_one({"_id": oid}))["n"] == 1  # ... and changes nothing
+    # null sorts before every date: $min keeps it, $max replaces it
+    await database.tickets.update_one({"_id": oid}, {"$min": {"gone": T0}})
+    assert (await database.tickets.find_one({"_id": oid}))["gone"] is None
+    await database.tickets.update_one({"_id": oid}, {"$max": {"gone": T0}})
+    assert (await database.tickets.find_one({"_id": oid}))["gone"] == T0
+    result = await database.tickets.update_one({"_id": oid}, {"$set": {"n": 1}})
+    assert (result.matched_count, result.modified_count) == (1, 0)  # the same value: unmodified
+    result = await database.tickets.update_one({"_id": oid, "n": 2}, {"$set": {"n": 3}})
+    assert (result.matched_count, result.modified_count) == (0, 0)
+    assert await database.tickets.find_one({"_id": oid, "n": 2}) is None
+    before = await database.tickets.find_one_and_update({"_id": oid}, {"$inc": {"n": 5}},
+                                                        projection={"n": 1})
+    assert before == {"_id": oid, "n": 1}
+    after = await database.tickets.find_one({"_id": oid})
+    after["n"] = 99  # what a caller does to its copy never reaches the store
+    assert (await database.tickets.find_one({"_id": oid}))["n"] == 6
