@@ -17,3 +17,18 @@ sessions.py, jobs.py, audit.py, notifications.py, ...):
   are two ways of running these same functions; any difference between them is handled in
   this package and nowhere else.
 """
+
+from bson import ObjectId
+
+from ..errors import Invalid
+
+
+def oid(value: object, field: str) -> ObjectId:
+    """An id the store is given: an ObjectId, or its 24-hex-digit string. Anything else is
+    the caller's mistake, answered as the same domain error a service raises (invalid),
+    never a query with a wrong type that matches nothing or everything."""
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and len(value) == 24 and ObjectId.is_valid(value):
+        return ObjectId(value)
+    raise Invalid(f"{field} is not a valid id.", field=field)

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..db import Database
+from . import oid
 from .paging import Position, newest_first
 
 AFTER = ReturnDocument.AFTER
@@ -22,7 +23,7 @@ async def insert(db: Database, *, job: dict) -> dict:
 
 
 async def get(db: Database, *, job_id: ObjectId) -> dict | None:
-    return await db.jobs.find_one({"_id": job_id})
+    return await db.jobs.find_one({"_id": oid(job_id, "job_id")})
 
 
 async def by_dedupe_key(db: Database, *, dedupe_key: str) -> dict | None:
@@ -43,7 +44,7 @@ async def claim(db: Database, *, worker_id: str, now: datetime, lease_until: dat
 
 
 def _held(job_id: ObjectId, worker_id: str) -> dict:
-    return {"_id": job_id, "status": "processing", "locked_by": worker_id}
+    return {"_id": oid(job_id, "job_id"), "status": "processing", "locked_by": worker_id}
 
 
 async def renew(db: Database, *, job_id: ObjectId, worker_id: str, now: datetime,
@@ -82,7 +83,7 @@ async def requeue(db: Database, *, job_id: ObjectId, worker_id: str, now: dateti
 async def retry_dead(db: Database, *, job_id: ObjectId, now: datetime) -> dict | None:
     """A dead job queued again from scratch (an admin's retry); None if it is not dead."""
     return await db.jobs.find_one_and_update(
-        {"_id": job_id, "status": "dead"},
+        {"_id": oid(job_id, "job_id"), "status": "dead"},
         {"$set": {"status": "queued", "run_at": now, "attempts": 0, "locked_by": None,
                   "locked_until": None, "updated_at": now, "retried_at": now},
          "$unset": {"expire_at": "", "finished_at": ""}},

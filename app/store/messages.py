@@ -8,6 +8,7 @@ from __future__ import annotations
 from bson import ObjectId
 
 from ..db import Database
+from . import oid
 
 AGENT_SEQ, GUEST_SEQ = "seq", "guest_seq"
 
@@ -23,18 +24,19 @@ async def by_client_msg_id(db: Database, *, ticket_id: ObjectId, sender_id: str,
                            client_msg_id: str) -> dict | None:
     """This sender's own message with this id, never another sender's."""
     return await db.messages.find_one(
-        {"ticket_id": ticket_id, "sender_id": sender_id, "client_msg_id": client_msg_id})
+        {"ticket_id": oid(ticket_id, "ticket_id"), "sender_id": sender_id,
+         "client_msg_id": client_msg_id})
 
 
 async def by_system_key(db: Database, *, ticket_id: ObjectId, system_key: str) -> dict | None:
-    return await db.messages.find_one({"ticket_id": ticket_id, "system_key": system_key})
+    return await db.messages.find_one({"ticket_id": oid(ticket_id, "ticket_id"), "system_key": system_key})
 
 
 async def newest(db: Database, *, ticket_id: ObjectId, number: str, before: int | None,
                  limit: int) -> tuple[list[dict], bool]:
     """The newest `limit` messages numbered in `number` (seq or guest_seq), below `before`
     if given, oldest first; and whether older ones exist."""
-    query: dict = {"ticket_id": ticket_id, number: {"$lt": before} if before is not None else {"$gte": 1}}
+    query: dict = {"ticket_id": oid(ticket_id, "ticket_id"), number: {"$lt": before} if before is not None else {"$gte": 1}}
     docs = await db.messages.find(query).sort(number, -1).to_list(limit + 1)
     page = docs[:limit]
     page.reverse()
@@ -45,6 +47,6 @@ async def after(db: Database, *, ticket_id: ObjectId, number: str, after: int,
                 limit: int) -> tuple[list[dict], bool]:
     """The messages numbered above `after`, oldest first, at most `limit`; and whether
     more follow."""
-    docs = await db.messages.find({"ticket_id": ticket_id, number: {"$gt": after}}).sort(
+    docs = await db.messages.find({"ticket_id": oid(ticket_id, "ticket_id"), number: {"$gt": after}}).sort(
         number, 1).to_list(limit + 1)
     return docs[:limit], len(docs) > limit

@@ -8,6 +8,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..db import Database
+from . import oid
 from .paging import Position, newest_first
 
 
@@ -18,12 +19,12 @@ async def insert(db: Database, *, notification: dict) -> dict:
 
 
 async def unread_count(db: Database, *, user_id: ObjectId) -> int:
-    return await db.notifications.count_documents({"user_id": user_id, "read_at": None})
+    return await db.notifications.count_documents({"user_id": oid(user_id, "user_id"), "read_at": None})
 
 
 async def page(db: Database, *, user_id: ObjectId, unread_only: bool, before: Position | None,
                size: int) -> tuple[list[dict], bool]:
-    query: dict = {"user_id": user_id}
+    query: dict = {"user_id": oid(user_id, "user_id")}
     if unread_only:
         query["read_at"] = None
     return await newest_first(db.notifications, query, field="created_at", before=before, size=size)
@@ -35,12 +36,13 @@ async def mark(db: Database, *, notification_id: ObjectId, user_id: ObjectId,
     update = ({"$set": {"read_at": read_at, "expire_at": expire_at}} if read_at is not None
               else {"$set": {"read_at": None}, "$unset": {"expire_at": ""}})
     return await db.notifications.find_one_and_update(
-        {"_id": notification_id, "user_id": user_id}, update, return_document=ReturnDocument.AFTER)
+        {"_id": oid(notification_id, "notification_id"), "user_id": oid(user_id, "user_id")}, update,
+        return_document=ReturnDocument.AFTER)
 
 
 async def mark_all_read(db: Database, *, user_id: ObjectId, read_at: datetime,
                         expire_at: datetime) -> int:
     result = await db.notifications.update_many(
-        {"user_id": user_id, "read_at": None},
+        {"user_id": oid(user_id, "user_id"), "read_at": None},
         {"$set": {"read_at": read_at, "expire_at": expire_at}})
     return result.modified_count

@@ -14,6 +14,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..db import Database
+from . import oid
 from .paging import Position, newest_first
 
 AFTER = ReturnDocument.AFTER
@@ -26,11 +27,11 @@ async def insert(db: Database, *, ticket: dict) -> dict:
 
 
 async def delete(db: Database, *, ticket_id: ObjectId) -> None:
-    await db.tickets.delete_one({"_id": ticket_id})
+    await db.tickets.delete_one({"_id": oid(ticket_id, "ticket_id")})
 
 
 async def get(db: Database, *, ticket_id: ObjectId) -> dict | None:
-    return await db.tickets.find_one({"_id": ticket_id})
+    return await db.tickets.find_one({"_id": oid(ticket_id, "ticket_id")})
 
 
 async def of_guest(db: Database, *, guest_id: str, limit: int) -> list[dict]:
@@ -61,7 +62,7 @@ async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetim
     if unset:
         update["$unset"] = dict.fromkeys(unset, "")
     return await db.tickets.find_one_and_update(
-        {"_id": ticket_id, "version": version}, update, return_document=AFTER)
+        {"_id": oid(ticket_id, "ticket_id"), "version": version}, update, return_document=AFTER)
 
 
 async def record_message(
@@ -93,14 +94,14 @@ async def record_message(
         update["$min"] = {"first_response_at": at}
         update["$unset"] = {"waiting_since": "", "escalate_at": ""}
     return await db.tickets.find_one_and_update(
-        {"_id": ticket_id, "status": status}, update, return_document=AFTER)
+        {"_id": oid(ticket_id, "ticket_id"), "status": status}, update, return_document=AFTER)
 
 
 async def take_seq(db: Database, *, ticket_id: ObjectId, guest_visible: bool,
                    unless_closed: bool) -> dict | None:
     """Take the next message number for a note or a system line (which change nothing
     else of the ticket, so its version stays). With `unless_closed`, None when closed."""
-    query: dict = {"_id": ticket_id}
+    query: dict = {"_id": oid(ticket_id, "ticket_id")}
     if unless_closed:
         query["status"] = {"$ne": "closed"}
     inc = {"seq": 1, "guest_seq": 1} if guest_visible else {"seq": 1}

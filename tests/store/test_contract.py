@@ -287,3 +287,17 @@ async def test_updates_by_id_keep_mongodb_rules_at_their_edges(database):
     after = await database.tickets.find_one({"_id": oid})
     after["n"] = 99  # what a caller does to its copy never reaches the store
     assert (await database.tickets.find_one({"_id": oid}))["n"] == 6
+
+
+async def test_store_functions_refuse_ids_that_are_not_ids(database):
+    from app.errors import Invalid
+
+    for bad in ("nope", 42, None, {"$ne": None}, "f" * 23):
+        with pytest.raises(Invalid):
+            await stored_tickets.get(database, ticket_id=bad)
+        with pytest.raises(Invalid):
+            await stored_messages.after(database, ticket_id=bad, number="seq", after=0, limit=5)
+        with pytest.raises(Invalid):
+            await stored_jobs.get(database, job_id=bad)
+    ticket = await _ticket(database)
+    assert (await stored_tickets.get(database, ticket_id=str(ticket["_id"])))["_id"] == ticket["_id"]
