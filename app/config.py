@@ -121,8 +121,8 @@ class Settings:
         admin_email, admin_password = get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")
         if bool(admin_email) != bool(admin_password):
             raise ConfigError("ADMIN_EMAIL and ADMIN_PASSWORD must be set together")
-        if admin_password and len(admin_password) < 8:
-            raise ConfigError("ADMIN_PASSWORD must be at least 8 characters long")
+        if admin_password and not 8 <= len(admin_password) <= 128:
+            raise ConfigError("ADMIN_PASSWORD must be 8 to 128 characters long")
 
         redis_url = get("REDIS_URL")
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):

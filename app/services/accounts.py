@@ -16,7 +16,6 @@ from . import audit, client, mail, presence, ratelimit, users, validate
 from .context import Ctx
 
 RESET_VALID = timedelta(hours=1)
-PASSWORD_MIN, PASSWORD_MAX = 8, 72
 
 
 def _actor(user: dict) -> dict:
@@ -31,14 +30,6 @@ def _public(user: dict) -> dict:
 def _require_admin(identity: Identity) -> None:
     if not identity.is_admin:
         raise Forbidden("Only admins can manage accounts.")
-
-
-def _password(value: object, field: str = "password") -> str:
-    if not isinstance(value, str):
-        raise Invalid(f"{field} must be text.", field=field)
-    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise Invalid(f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field=field)
-    return value
 
 
 # --- signing in and out ---------------------------------------------------------------
@@ -87,7 +78,7 @@ async def _get(ctx: Ctx, user_id: object) -> dict:
 async def create(ctx: Ctx, *, identity: Identity, email: object, name: object, password: object,
                  role: object) -> dict:
     _require_admin(identity)
-    password = _password(password)
+    password = users.new_password(password)
     user = await users.create_user(ctx.db, email=email, name=name, password=password, role=role,
                                    settings=ctx.settings)
     await audit.record(ctx, actor=identity, action="user.create", entity=("user", user["_id"]),
@@ -191,10 +182,11 @@ async def change_password(ctx: Ctx, *, identity: Identity, old_password: object,
         raise Forbidden()
     if not isinstance(old_password, str) or not old_password:
         raise Invalid("Give your current password.", field="old_password")
-    new_password = _password(new_password, "new_password")
+    new_password = users.new_password(new_password, "new_password")
     user = await _get(ctx, identity.id)
     await ratelimit.hit(ctx, "password_change", identity.id)
-    if not await security.check_password(old_password, user["password_hash"]):
+    if not await security.check_password(old_password, user.get("password_hash"),
+                                         rounds=ctx.settings.bcrypt_rounds):
         raise Invalid("The current password is wrong.", field="old_password")
     password_hash = await security.hash_password(new_password, rounds=ctx.settings.bcrypt_rounds)
     updated = await ctx.db.users.find_one_and_update(
@@ -255,7 +247,7 @@ async def reset_password(ctx: Ctx, *, token: object, password: object) -> dict:
     """Use a reset token (once, within the hour) to set a new password; every session ends."""
     if not isinstance(token, str) or not 20 <= len(token) <= 128:
         raise Invalid("This reset link is not valid or has expired.", field="token")
-    password = _password(password)
+    password = users.new_password(password)
     password_hash = await security.hash_password(password, rounds=ctx.settings.bcrypt_rounds)
     user = await ctx.db.users.find_one_and_update(
         {"password_reset.token_hash": _token_hash(token),

@@ -10,11 +10,12 @@ from pymongo.errors import DuplicateKeyError
 from .. import clock, security
 from ..config import Settings
 from ..db import Database
-from ..errors import Conflict, Unauthorized
+from ..errors import Conflict, Invalid, Unauthorized
 from ..security import Identity
 from . import validate
 
 ROLES = ("agent", "admin")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 DEMO_ADMIN = {"email": "admin@example.com", "password": "admin-demo-1234", "name": "Ada Admin"}
 DEMO_AGENT = {"email": "agent@example.com", "password": "agent-demo-1234", "name": "Alan Agent"}
@@ -23,6 +24,18 @@ DEMO_AGENT = {"email": "agent@example.com", "password": "agent-demo-1234", "name
 class BadCredentials(Unauthorized):
     def __init__(self) -> None:
         super().__init__("Wrong e-mail or password.")
+
+
+def new_password(value: object, field: str = "password") -> str:
+    """A password someone chooses: 8 to 128 characters of any script, taken as typed (not
+    stripped: spaces count). The length is in characters, not bytes: the pre-hash in
+    security.py makes every password fit bcrypt."""
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be text.", field=field)
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise Invalid(f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long.",
+                      field=field)
+    return value
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ async def create_user(
     email = validate.email(email)
     name = validate.text(name, "name", max_len=80)
     role = validate.choice(role, "role", ROLES)
-    password = validate.text(password, "password", min_len=8, max_len=72)
+    password = new_password(password)
     now = clock.utcnow()
     doc = {
         "email": email,
@@ -76,9 +89,16 @@ async def sign_in(db: Database, *, email: object, password: object, settings: Se
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         raise BadCredentials()
     user = await db.users.find_one({"email": email.strip().lower()[:254]})
-    ok = await security.check_password(password, user["password_hash"] if user else None)
+    ok = await security.check_password(password, user.get("password_hash") if user else None,
+                                      rounds=settings.bcrypt_rounds)
     if not ok or not user or not user.get("active", True):
         raise BadCredentials()
+    if security.needs_rehash(user["password_hash"], settings.bcrypt_rounds):
+        # Made the old way (before the pre-hash) or at another cost: the password is known
+        # now, so store it the current way. Only if nobody changed it meanwhile.
+        fresh = await security.hash_password(password, rounds=settings.bcrypt_rounds)
+        await db.users.update_one({"_id": user["_id"], "password_hash": user["password_hash"]},
+                                  {"$set": {"password_hash": fresh}})
     now = clock.utcnow()
     await db.users.update_one({"_id": user["_id"]}, {"$set": {"last_seen_at": now}})
     user["last_seen_at"] = now
