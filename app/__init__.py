@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from . import db as db_module
+from . import security
 from .config import Settings
 from .db import Database
 from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
@@ -103,6 +104,8 @@ def _database(shared: Database | None):
         settings = app[settings_key]
         database = shared or db_module.connect(settings)
         await db_module.ensure_indexes(database)
+        # Made now rather than at the first unknown e-mail, whose answer would be slower.
+        await asyncio.to_thread(security.dummy_hash, settings.bcrypt_rounds)
         app[db_key] = database
         ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]))
         app[ctx_key] = ctx
