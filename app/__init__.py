@@ -87,8 +87,8 @@ async def _jobs(app: web.Application):
 
     settings = app[settings_key]
     if not settings.smtp_url:
-        log.warning("SMTP_URL is not set: e-mails are written to the log, not sent.")
-        app[startup_notes_key].append("e-mail: SMTP_URL is not set, e-mails go to the log")
+        log.warning("SMTP_URL is not set: e-mails are written to the log (without their links), not sent.")
+        app[startup_notes_key].append("e-mail: SMTP_URL is not set, e-mails go to the log without their links")
     if not settings.jobs_in_process:
         app[startup_notes_key].append("jobs: JOBS_IN_PROCESS=0, run `python3 run.py worker`")
         yield

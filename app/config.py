@@ -54,6 +54,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Support <support@localhost>"
     public_url_setting: str | None = None
+    mail_log_only: bool = False
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -141,6 +142,13 @@ class Settings:
         mail_from = get("MAIL_FROM") or "Support <support@localhost>"
         if "@" not in mail_from:
             raise ConfigError(f"MAIL_FROM must contain an e-mail address: {mail_from!r}")
+        mail_log_only_raw = (get("MAIL_LOG_ONLY") or "0").lower()
+        if mail_log_only_raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"MAIL_LOG_ONLY must be 1 or 0, not {mail_log_only_raw!r}")
+        mail_log_only = mail_log_only_raw in ("1", "true", "yes")
+        if app_env == "production" and not smtp_url and not mail_log_only:
+            raise ConfigError("SMTP_URL is required when APP_ENV=production "
+                              "(or set MAIL_LOG_ONLY=1 to write e-mails to the log, without their links)")
         public_url = get("PUBLIC_URL")
         if public_url:
             public_url = public_url.rstrip("/")
@@ -156,6 +164,7 @@ class Settings:
             auto_resolve_after=auto_resolve_after,
             smtp_url=smtp_url,
             mail_from=mail_from,
+            mail_log_only=mail_log_only,
             public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,
