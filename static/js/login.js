@@ -1,5 +1,6 @@
 // The agent sign-in page (/login).
-import { api, safeNext } from "./chat-core.js";
+import { api } from "./chat-core.js";
+import { safeNext } from "./next.js";
 
 const form = document.getElementById("login-form");
 const emailInput = document.getElementById("email");
