@@ -20,6 +20,7 @@ from .services import audit, ratelimit, users
 from .services.context import Ctx
 from .services.events import Events
 from .sockets import server as socket_server
+from .sockets import sessions as socket_sessions
 
 log = logging.getLogger("app")
 
@@ -30,7 +31,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import admin, auth, notifications, pages, tickets
+    from .http import account, admin, auth, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
     from .http.middleware import cors_middleware, error_middleware
 
@@ -57,9 +58,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(notifications.routes)
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
+    app.add_routes(account.routes)
 
     app.cleanup_ctx.append(_database(database))
     app.cleanup_ctx.append(socket_server.message_queue)
+    app.cleanup_ctx.append(socket_sessions.recheck_task)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
     return app

@@ -61,6 +61,7 @@ class Settings:
     job_backoff_base: float = 2.0
     job_stop_timeout: float = 10.0
     sweep_interval: float = 30.0
+    session_recheck_interval: float = 60.0  # seconds between the sockets' session checks
 
     @property
     def public_url(self) -> str:

@@ -28,6 +28,7 @@ MESSAGES = {
     "rate_limited": "Too many attempts. Please wait a moment and try again.",
     "csrf": "This request did not come from one of our pages.",
     "last_admin": "This is the last active admin: make someone else an admin first.",
+    "reset_invalid": "This reset link is not valid or has expired.",
 }
 
 

@@ -11,7 +11,7 @@ import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from http.cookies import SimpleCookie
 
 import bcrypt
@@ -33,6 +33,9 @@ class Identity:
     id: str  # user id, or the guest id
     name: str
     token_version: int = 0
+    # Agents: the sign-in session (the token's jti) and when it expires.
+    session_id: str | None = None
+    session_expires_at: datetime | None = None
 
     @property
     def is_agent(self) -> bool:
@@ -122,15 +125,21 @@ def _jwt_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"session-jwt:" + settings.secret_key.encode()).digest()
 
 
-def issue_token(*, user_id: str, role: str, token_version: int, settings: Settings) -> str:
-    now = clock.utcnow()
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def issue_token(*, user_id: str, role: str, token_version: int, session_id: str,
+                expires_at: datetime, settings: Settings) -> str:
+    """The session cookie's JWT. Its jti names the session record (services/sessions.py),
+    which decides whether it is still good: the signature alone is not enough."""
     claims = {
         "sub": user_id,
         "role": role,
         "tv": token_version,
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + timedelta(hours=settings.session_hours),
+        "jti": session_id,
+        "iat": clock.utcnow(),
+        "exp": expires_at,
     }
     return jwt.encode(claims, _jwt_key(settings), algorithm=JWT_ALGORITHM)
 
@@ -146,7 +155,7 @@ def decode_token(token: str, settings: Settings) -> dict | None:
         )
     except jwt.PyJWTError:
         return None
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("tv"), int):
+    if not all(isinstance(claims.get(k), str) for k in ("sub", "jti")) or not isinstance(claims.get("tv"), int):
         return None
     return claims
 

@@ -1,4 +1,4 @@
-"""Admin pages and APIs (accounts, audit trail), the account page, and the password-reset pages."""
+"""Admin pages and APIs (accounts, audit trail), and the password-reset pages."""
 
 from __future__ import annotations
 
@@ -28,14 +28,7 @@ async def admin_users_page(request: web.Request) -> dict:
 @aiohttp_jinja2.template("admin_audit.html")
 async def admin_audit_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
-    return {"user": user, "actions": audit.ACTIONS}
-
-
-@routes.get("/account", name="account")
-@aiohttp_jinja2.template("account.html")
-async def account_page(request: web.Request) -> dict:
-    _, user = await identity.page_user(request, admin=False)
-    return {"user": user}
+    return {"user": user, "actions": tuple(dict.fromkeys(audit.ACTIONS + accounts.ACTIONS))}
 
 
 @routes.get("/forgot-password", name="forgot_password")

@@ -1,20 +1,32 @@
+"""Signing in and out, and the signed-in person's password."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE, cookie_options
-from ..services import accounts, payloads, users
+from ..services import accounts, payloads, sessions
 from . import identity
 from .middleware import read_json
 
 routes = web.RouteTableDef()
 
 
-def _with_session_cookie(response: web.Response, request: web.Request, token: str) -> web.Response:
+def with_session_cookie(response: web.Response, request: web.Request,
+                         signed_in: accounts.SignIn) -> web.Response:
     settings = request.app[ctx_key].settings
-    response.set_cookie(SESSION_COOKIE, token, **cookie_options(settings, max_age=settings.session_hours * 3600))
+    response.set_cookie(SESSION_COOKIE, signed_in.token,
+                        **cookie_options(settings, max_age=signed_in.started.max_age))
     return response
+
+
+def signed_in_answer(signed_in: accounts.SignIn, **extra) -> web.Response:
+    """`stage` says what the page does next: "active" means signed in."""
+    body: dict = {"stage": signed_in.stage, **extra}
+    if signed_in.stage == sessions.ACTIVE:
+        body["user"] = payloads.user(signed_in.user)
+    return web.json_response(body)
 
 
 @routes.post("/api/auth/login", name="login_api")
@@ -22,13 +34,12 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[ctx_key]
     body = await read_json(request)
     signed_in = await accounts.sign_in(ctx, email=body.get("email"), password=body.get("password"))
-    response = web.json_response({"user": payloads.user(signed_in.user)})
-    return _with_session_cookie(response, request, signed_in.token)
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
 
 
 @routes.post("/api/auth/logout", name="logout_api")
 async def logout(request: web.Request) -> web.Response:
-    await accounts.sign_out(request.app[ctx_key], identity=await identity.agent(request))
+    await accounts.sign_out(request.app[ctx_key], current=await identity.session(request))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -36,9 +47,9 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/auth/me", name="me_api")
 async def me(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
-    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
-    return web.json_response({"user": payloads.user(user)})
+    await identity.require_agent(request)
+    current = await identity.session(request)
+    return web.json_response({"user": payloads.user(current.user)})
 
 
 @routes.post("/api/auth/password", name="password_api")
@@ -49,8 +60,7 @@ async def change_password(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, old_password=body.get("old_password"),
         new_password=body.get("new_password"),
     )
-    response = web.json_response({"user": payloads.user(signed_in.user)})
-    return _with_session_cookie(response, request, signed_in.token)
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
 
 
 @routes.post("/api/auth/forgot-password", name="forgot_password_api")

@@ -242,3 +242,32 @@ async def test_deactivating_an_agent_on_one_node_cuts_their_sockets_on_both(node
     for node in (a, b):
         with pytest.raises(socketio.exceptions.ConnectionError):
             await node.connect(chat["agent_cookie"])
+
+
+async def test_logout_on_one_node_cuts_that_sessions_sockets_on_both_within_a_second(nodes, browsers, chat):
+    """Signing out through node A ends the session for both nodes at once: the cookie is
+    refused on B, and the sockets opened with it on A and on B are cut; another session of
+    the same agent (another browser, on B) keeps its socket."""
+    a, b = nodes
+    on_a = await a.connect(chat["agent_cookie"])
+    on_b = await b.connect(chat["agent_cookie"])
+    other_browser = browsers(b)
+    await login(other_browser, chat["agent"])
+    other = await b.connect(cookie_header(other_browser))
+    cut = [asyncio.Event(), asyncio.Event()]
+    for client, event in zip((on_a, on_b), cut, strict=True):
+        client.sio.on("disconnect", lambda *_, event=event: event.set())
+
+    signing_out = browsers(a)
+    signing_out.cookie_jar.update_cookies({"sc_session": chat["agent_cookie"].split("sc_session=")[1]})
+    started = time.monotonic()
+    async with signing_out.post("/api/auth/logout", headers={"X-Requested-With": "fetch", "Origin": a.url}) as resp:
+        assert resp.status == 200
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in cut)), 1.0)
+    assert time.monotonic() - started < 1.0
+    stale = browsers(b)
+    stale.cookie_jar.update_cookies({"sc_session": chat["agent_cookie"].split("sc_session=")[1]})
+    async with stale.get("/api/auth/me") as resp:
+        assert resp.status == 401
+    await asyncio.sleep(0.2)
+    assert other.sio.connected
