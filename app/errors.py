@@ -28,8 +28,16 @@ MESSAGES = {
     "rate_limited": "Too many attempts. Please wait a moment and try again.",
     "csrf": "This request did not come from one of our pages.",
     "last_admin": "This is the last active admin: make someone else an admin first.",
+    "deactivated": "This account is deactivated. Ask an admin to reactivate it.",
+    "too_many_failures": "Too many failed attempts. Try again in {minutes} {unit}.",
     "reset_invalid": "This reset link is not valid or has expired.",
 }
+
+
+def wait_message(seconds: int) -> str:
+    """"Try again in N minutes": the rounded-up minutes of a wait in seconds."""
+    minutes = max(1, -(-int(seconds) // 60))
+    return MESSAGES["too_many_failures"].format(minutes=minutes, unit="minute" if minutes == 1 else "minutes")
 
 
 class DomainError(Exception):

@@ -1,6 +1,6 @@
 """Accounts, as people use them: signing in and out, their sessions, admins managing agents
 and admins, agents changing their password, and password reset by e-mail. Rate limited
-where guessing is possible, audited throughout; every query is in app/store/."""
+where guessing is possible (failures only), audited throughout; every query is in app/store/."""
 
 from __future__ import annotations
 
@@ -68,25 +68,39 @@ class SignIn:
 
 
 async def sign_in(ctx: Ctx, *, email: object, password: object) -> SignIn:
-    """Check the password and start a session, with the per-IP and per-e-mail limits, and an
-    audit event either way."""
+    """Check the password and start a session. Failures count against the per-IP and
+    per-e-mail limits, successes do not. Audited either way."""
     email_key = users.email_key(email)
-    await ratelimit.hit(ctx, "login_ip", client.current().ip)
-    await ratelimit.hit(ctx, "login_email", email_key)
+    by_ip = await ratelimit.attempt(ctx, "login_ip", client.current().ip)
+    try:
+        by_email = await ratelimit.attempt(ctx, "login_email", email_key)
+    except Exception:
+        await ratelimit.succeeded(ctx, by_ip)  # refused unchecked: not a failed guess
+        raise
     try:
         user = await users.check_credentials(ctx.db, email=email, password=password,
                                              settings=ctx.settings)
-    except users.BadCredentials:
+    except (users.BadCredentials, users.AccountDeactivated) as refused:
+        deactivated = isinstance(refused, users.AccountDeactivated)
+        if deactivated:  # the right password: not a guess
+            await ratelimit.succeeded(ctx, by_ip, by_email)
         known = await store_users.by_email(ctx.db, email=email_key) if email_key else None
         await audit.record(ctx, actor=None, action="auth.login_failed",
-                           entity=("user", known["_id"]) if known else None, meta={"email": email_key})
+                           entity=("user", known["_id"]) if known else None,
+                           meta={"email": email_key, "reason": "deactivated" if deactivated else "credentials"})
         raise
+    await ratelimit.succeeded(ctx, by_ip, by_email)
     started = await sessions.start(ctx, user=user)
+    await _signed_in(ctx, user, method="password")
+    return SignIn(user=user, started=started)
+
+
+async def _signed_in(ctx: Ctx, user: dict, *, method: str) -> None:
     now = clock.utcnow()
     await store_users.mark_signed_in(ctx.db, user_id=user["_id"], at=now)
     user["last_seen_at"] = now
-    await audit.record(ctx, actor=_actor(user), action="auth.login", entity=("user", user["_id"]))
-    return SignIn(user=user, started=started)
+    await audit.record(ctx, actor=_actor(user), action="auth.login", entity=("user", user["_id"]),
+                       meta={"method": method})
 
 
 async def sign_out(ctx: Ctx, *, current: sessions.Current | None) -> None:
@@ -244,10 +258,11 @@ async def change_password(ctx: Ctx, *, identity: Identity, old_password: object,
         raise Invalid("Give your current password.", field="old_password")
     new_password = users.new_password(new_password, "new_password")
     user = await get(ctx, identity.id)
-    await ratelimit.hit(ctx, "password_change", identity.id)
+    guess = await ratelimit.attempt(ctx, "password_change", identity.id)
     if not await security.check_password(old_password, user.get("password_hash"),
                                          rounds=ctx.settings.bcrypt_rounds):
         raise Invalid("The current password is wrong.", field="old_password")
+    await ratelimit.succeeded(ctx, guess)
     password_hash = await security.hash_password(new_password, rounds=ctx.settings.bcrypt_rounds)
     updated = await store_users.change_password(ctx.db, user_id=user["_id"],
                                                 token_version=user.get("token_version", 0),

@@ -8,7 +8,7 @@ from bson import ObjectId
 from .. import clock, security
 from ..config import Settings
 from ..db import Database
-from ..errors import MESSAGES, Conflict, Invalid, Unauthorized
+from ..errors import MESSAGES, Conflict, Forbidden, Invalid, Unauthorized
 from ..security import Identity
 from ..store import users as store_users
 from . import sessions, validate
@@ -23,6 +23,14 @@ DEMO_AGENT = {"email": "agent@example.com", "password": "agent-demo-1234", "name
 class BadCredentials(Unauthorized):
     def __init__(self) -> None:
         super().__init__(MESSAGES["bad_credentials"])
+
+
+class AccountDeactivated(Forbidden):
+    """The right password for a deactivated account: said plainly, since whoever typed it
+    knows the password already."""
+
+    def __init__(self) -> None:
+        super().__init__(MESSAGES["deactivated"])
 
 
 def new_password(value: object, field: str = "password") -> str:
@@ -91,15 +99,18 @@ async def check_credentials(db: Database, *, email: object, password: object,
                             settings: Settings) -> dict:
     """The account these credentials open. An unknown e-mail and a wrong password raise the
     same error after the same bcrypt work, at the configured cost, so neither the answer nor
-    its timing tells them apart."""
+    its timing tells them apart. Only with the right password is a deactivated account
+    told apart (AccountDeactivated)."""
     key = email_key(email)
     if key is None or not isinstance(password, str) or not password:
         raise BadCredentials()
     user = await store_users.by_email(db, email=key)
     ok = await security.check_password(password, user.get("password_hash") if user else None,
                                       rounds=settings.bcrypt_rounds)
-    if not ok or user is None or not user.get("active", True):
+    if not ok or user is None:
         raise BadCredentials()
+    if not user.get("active", True):
+        raise AccountDeactivated()
     if security.needs_rehash(user["password_hash"], settings.bcrypt_rounds):
         # Made the old way (before the pre-hash) or at another cost: the password is known
         # now, so store it the current way. Only if nobody changed it meanwhile.

@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app import clock
+from app.errors import MESSAGES
 from app.security import SESSION_COOKIE
 from tests.conftest import PASSWORD, cookie_header, free_port, login
 
@@ -87,9 +88,14 @@ async def test_deactivated_agent_loses_live_socket_within_a_second_and_cookie(
     await asyncio.wait_for(disconnected.wait(), timeout=1.0)
     async with agent_session.get("/api/auth/me") as resp:
         assert resp.status == 401
-    status, _ = await status_of(agent_session, "POST", "/api/auth/login",
-                                json={"email": agent["email"], "password": PASSWORD})
-    assert status == 401
+    # The right password: told the account is deactivated (a wrong one learns nothing).
+    status, body = await status_of(agent_session, "POST", "/api/auth/login",
+                                   json={"email": agent["email"], "password": PASSWORD})
+    assert status == 403 and body["error"]["message"] == MESSAGES["deactivated"]
+    assert "deactivated" in body["error"]["message"]
+    status, body = await status_of(agent_session, "POST", "/api/auth/login",
+                                   json={"email": agent["email"], "password": "not-the-password"})
+    assert status == 401 and body["error"]["message"] == MESSAGES["bad_credentials"]
 
     status, body = await status_of(admin_session, "POST", f"/api/admin/users/{agent['id']}/reactivate")
     assert status == 200 and body["user"]["active"] is True
