@@ -55,6 +55,8 @@ class Settings:
     mail_from: str = "Support <support@localhost>"
     public_url_setting: str | None = None
     mail_log_only: bool = False
+    # Sign-in (issue 9): who must use two-factor sign-in ("off" | "admins" | "all").
+    require_2fa: str = "off"
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -150,6 +152,9 @@ class Settings:
         if app_env == "production" and not smtp_url and not mail_log_only:
             raise ConfigError("SMTP_URL is required when APP_ENV=production "
                               "(or set MAIL_LOG_ONLY=1 to write e-mails to the log, without their links)")
+        require_2fa = (get("REQUIRE_2FA") or "off").lower()
+        if require_2fa not in ("off", "admins", "all"):
+            raise ConfigError(f"REQUIRE_2FA must be off, admins or all, not {require_2fa!r}")
         public_url = get("PUBLIC_URL")
         if public_url:
             public_url = public_url.rstrip("/")
@@ -166,6 +171,7 @@ class Settings:
             smtp_url=smtp_url,
             mail_from=mail_from,
             mail_log_only=mail_log_only,
+            require_2fa=require_2fa,
             public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,

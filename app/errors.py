@@ -30,6 +30,10 @@ MESSAGES = {
     "last_admin": "This is the last active admin: make someone else an admin first.",
     "deactivated": "This account is deactivated. Ask an admin to reactivate it.",
     "too_many_failures": "Too many failed attempts. Try again in {minutes} {unit}.",
+    "sign_in_expired": "Signing in took too long. Please start again.",
+    "code_wrong": "That code is not right. Try the newest code from your app, or a backup code.",
+    "code_used": "That code has been used already. Wait for the next one.",
+    "two_factor_required": "Two-factor sign-in is required for your account.",
     "reset_invalid": "This reset link is not valid or has expired.",
 }
 

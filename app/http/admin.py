@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import accounts, audit, payloads, users
+from ..services import accounts, audit, payloads, twofactor, users
 from . import identity
 from .middleware import read_json
 
@@ -62,6 +62,14 @@ async def create_user(request: web.Request) -> web.Response:
         password=body.get("password"), role=body.get("role"),
     )
     return web.json_response({"user": payloads.user(user)}, status=201)
+
+
+@routes.post("/api/admin/users/{user_id}/two-factor/reset", name="admin_users_two_factor_reset")
+async def reset_two_factor(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await twofactor.reset(request.app[ctx_key], identity=caller,
+                                 user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
 
 
 @routes.patch("/api/admin/users/{user_id}", name="admin_users_update")

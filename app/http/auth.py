@@ -1,4 +1,5 @@
-"""Signing in and out, and the signed-in person's password."""
+"""Signing in (password, then a two-factor code or set-up where needed), signing out, and
+the signed-in person's password."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def with_session_cookie(response: web.Response, request: web.Request,
 
 
 def signed_in_answer(signed_in: accounts.SignIn, **extra) -> web.Response:
-    """`stage` says what the page does next: "active" means signed in."""
+    """`stage` says what the page does next: "active" (signed in), "code" (ask for a
+    two-factor code) or "enrol" (set two-factor sign-in up first)."""
     body: dict = {"stage": signed_in.stage, **extra}
     if signed_in.stage == sessions.ACTIVE:
         body["user"] = payloads.user(signed_in.user)
@@ -34,6 +36,15 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[ctx_key]
     body = await read_json(request)
     signed_in = await accounts.sign_in(ctx, email=body.get("email"), password=body.get("password"))
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
+
+
+@routes.post("/api/auth/code", name="code_api")
+async def code(request: web.Request) -> web.Response:
+    """The second step of signing in: a code from the authenticator app, or a backup code."""
+    body = await read_json(request)
+    signed_in = await accounts.finish_with_code(
+        request.app[ctx_key], token=request.cookies.get(SESSION_COOKIE), code=body.get("code"))
     return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
 
 

@@ -1,6 +1,7 @@
-"""Accounts, as people use them: signing in and out, their sessions, admins managing agents
-and admins, agents changing their password, and password reset by e-mail. Rate limited
-where guessing is possible (failures only), audited throughout; every query is in app/store/."""
+"""Accounts, as people use them: signing in (password, then a two-factor code where one is
+set up) and out, their sessions, admins managing agents and admins, agents changing their
+password, and password reset by e-mail. Rate limited where guessing is
+possible (failures only), audited throughout; every query is in app/store/."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from datetime import timedelta
 from bson import ObjectId
 
 from .. import clock, security
-from ..errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound
+from ..errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from ..security import Identity
 from ..store import users as store_users
-from . import audit, client, mail, presence, ratelimit, sessions, users, validate
+from . import audit, client, mail, presence, ratelimit, sessions, twofactor, users, validate
 from .context import Ctx
 
-# The audit actions written here (for the audit page's filter).
+# The audit actions written here and in twofactor.py (for the audit page's filter).
 ACTIONS = (
-    "auth.login", "auth.login_failed", "auth.logout", "auth.session_end", "auth.logout_everywhere",
+    "auth.login", "auth.login_failed", "auth.login_second_step", "auth.code_failed",
+    "auth.logout", "auth.session_end", "auth.logout_everywhere",
+    "user.create",
+    "user.2fa_setup_start", "user.2fa_setup_failed", "user.2fa_enable", "user.2fa_disable",
+    "user.2fa_disable_failed", "user.2fa_reset", "user.2fa_backup_code_used",
 )
 RESET_VALID = timedelta(hours=1)
 
@@ -53,7 +58,7 @@ def base_url(ctx: Ctx) -> str:
 
 @dataclass(frozen=True)
 class SignIn:
-    """What signing in gives the browser: a session cookie."""
+    """What a sign-in step gives the browser: a session cookie, and how far it got."""
 
     user: dict
     started: sessions.Started
@@ -68,8 +73,9 @@ class SignIn:
 
 
 async def sign_in(ctx: Ctx, *, email: object, password: object) -> SignIn:
-    """Check the password and start a session. Failures count against the per-IP and
-    per-e-mail limits, successes do not. Audited either way."""
+    """Check the password; then the person is signed in, or half signed in when a two-factor
+    code (or, under REQUIRE_2FA, setting it up) is still to come. Failures count against the
+    per-IP and per-e-mail limits, successes do not. Audited either way."""
     email_key = users.email_key(email)
     by_ip = await ratelimit.attempt(ctx, "login_ip", client.current().ip)
     try:
@@ -90,8 +96,13 @@ async def sign_in(ctx: Ctx, *, email: object, password: object) -> SignIn:
                            meta={"email": email_key, "reason": "deactivated" if deactivated else "credentials"})
         raise
     await ratelimit.succeeded(ctx, by_ip, by_email)
-    started = await sessions.start(ctx, user=user)
-    await _signed_in(ctx, user, method="password")
+    stage = twofactor.stage_after_password(ctx.settings, user)
+    started = await sessions.start(ctx, user=user, stage=stage)
+    if stage == sessions.ACTIVE:
+        await _signed_in(ctx, user, method="password")
+    else:
+        await audit.record(ctx, actor=_actor(user), action="auth.login_second_step",
+                           entity=("user", user["_id"]), meta={"stage": stage})
     return SignIn(user=user, started=started)
 
 
@@ -101,6 +112,39 @@ async def _signed_in(ctx: Ctx, user: dict, *, method: str) -> None:
     user["last_seen_at"] = now
     await audit.record(ctx, actor=_actor(user), action="auth.login", entity=("user", user["_id"]),
                        meta={"method": method})
+
+
+async def half_signed_in(ctx: Ctx, token: str | None, stage: str) -> sessions.Current:
+    """The session of someone between the password and the second step, at that step."""
+    current = await sessions.current(ctx.db, token, ctx.settings)
+    if current is None or current.stage != stage:
+        raise Unauthorized(MESSAGES["sign_in_expired"])
+    return current
+
+
+async def finish_with_code(ctx: Ctx, *, token: str | None, code: object) -> SignIn:
+    """The second step: a code from the authenticator app, or a backup code. The half-open
+    session ends and a full one (a new token) starts."""
+    current = await half_signed_in(ctx, token, sessions.CODE)
+    method = await twofactor.verify(ctx, user=current.user, code=code)
+    return await _promote(ctx, current, method=method)
+
+
+async def _promote(ctx: Ctx, current: sessions.Current, *, method: str) -> SignIn:
+    if await sessions.end(ctx, session_id=current.session["_id"], reason="second_step_done") is None:
+        raise Unauthorized(MESSAGES["sign_in_expired"])  # used by a parallel request already
+    user = await store_users.by_id(ctx.db, user_id=current.user["_id"])
+    started = await sessions.start(ctx, user=user, stage=sessions.ACTIVE)
+    await _signed_in(ctx, user, method=method)
+    return SignIn(user=user, started=started)
+
+
+async def finish_enrolment(ctx: Ctx, *, token: str | None, code: object) -> tuple[SignIn, list[str]]:
+    """Under REQUIRE_2FA, the second step of someone without two-factor sign-in: confirming
+    its set-up signs them in. Returns the new session and the backup codes to show once."""
+    current = await half_signed_in(ctx, token, sessions.ENROL)
+    codes = await twofactor.confirm(ctx, user=current.user, actor=_actor(current.user), code=code)
+    return await _promote(ctx, current, method="password+enrolment"), codes
 
 
 async def sign_out(ctx: Ctx, *, current: sessions.Current | None) -> None:

@@ -82,6 +82,7 @@ def user(doc: dict) -> dict:
         "active": doc.get("active", True),
         "created_at": iso(doc.get("created_at")),
         "last_seen_at": iso(doc.get("last_seen_at")),
+        "two_factor": bool(doc.get("totp")),
     }
 
 

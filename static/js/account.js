@@ -1,5 +1,5 @@
-// /account: the places one is signed in (sign out one, or everywhere), and changing one's
-// password.
+// /account: the places one is signed in (sign out one, or everywhere), two-factor sign-in,
+// and changing one's password.
 import { api, formatFull } from "./chat-core.js";
 import { bindJsonForm } from "./password-form.js";
 
@@ -122,6 +122,15 @@ $("end-all").addEventListener("click", async (event) => {
     showSessionsError(error.message);
   }
 });
+
+const offForm = $("tf-off-form");
+if (offForm) {
+  bindJsonForm({
+    form: offForm, path: "/api/account/two-factor/disable",
+    errorBox: $("tf-off-error"), okBox: $("tf-off-ok"),
+    onDone: () => window.location.reload(),
+  });
+}
 
 bindJsonForm({
   form: $("password-form"), path: "/api/auth/password",

@@ -1,4 +1,5 @@
-// /admin/users: create accounts, rename, change role, deactivate and reactivate.
+// /admin/users: create accounts, rename, change role, deactivate and reactivate, reset
+// someone's two-factor sign-in.
 import { api } from "./chat-core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -58,15 +59,30 @@ function row(user) {
   const status = document.createElement("span");
   status.textContent = user.active ? "active" : "deactivated";
   if (user.id === root.dataset.userId) status.textContent += " (you)";
+  const twoFactor = document.createElement("span");
+  twoFactor.textContent = user.two_factor ? "on" : "off";
 
-  tr.append(cell(name), cell(email), cell(role), cell(status), cell(save, " ", toggle));
+  const actions = [save, " ", toggle];
+  if (user.two_factor) {
+    // Two clicks: the first asks, in the button itself, whether this is meant.
+    const reset = button("Reset two-factor", () => {
+      if (reset.dataset.armed) return act(`/api/admin/users/${user.id}/two-factor/reset`, "POST", undefined,
+        `Two-factor sign-in is off for ${user.name}; they can set it up again after signing in.`);
+      reset.dataset.armed = "1";
+      reset.textContent = "Confirm: reset two-factor";
+    });
+    actions.push(" ", reset);
+  }
+  tr.append(cell(name), cell(email), cell(role), cell(status), cell(twoFactor), cell(...actions));
   return tr;
 }
 
-async function act(path, method, body) {
+async function act(path, method, body, done) {
   showError($("users-error"), null);
+  showError($("create-ok"), null);
   try {
     await api(path, { method, body });
+    if (done) showError($("create-ok"), done);
   } catch (error) {
     showError($("users-error"), error.message);
   }
