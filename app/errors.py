@@ -34,6 +34,7 @@ MESSAGES = {
     "code_wrong": "That code is not right. Try the newest code from your app, or a backup code.",
     "code_used": "That code has been used already. Wait for the next one.",
     "two_factor_required": "Two-factor sign-in is required for your account.",
+    "invitation_invalid": "This invitation link is not valid or has expired. Ask an admin for a new one.",
     "reset_invalid": "This reset link is not valid or has expired.",
 }
 

@@ -1,5 +1,5 @@
 """The signed-in person's own account: /account (password, sessions, two-factor sign-in),
-and setting up two-factor sign-in (/two-factor)."""
+setting up two-factor sign-in (/two-factor), and the invitation page (/welcome)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ async def two_factor_page(request: web.Request) -> dict:
     forced = current.stage == sessions.ENROL
     return {"user": None if forced else payloads.user(current.user), "forced": forced,
             "next": target if forced else "/account"}
+
+
+@routes.get("/welcome", name="welcome")
+@aiohttp_jinja2.template("welcome.html")
+async def welcome_page(request: web.Request) -> dict:
+    return {"token": request.query.get("token", "")[:128]}
 
 
 # --- sessions -------------------------------------------------------------------------

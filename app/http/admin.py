@@ -57,11 +57,19 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
     body = await read_json(request)
-    user = await accounts.create(
+    user = await accounts.invite(
         request.app[ctx_key], identity=caller, email=body.get("email"), name=body.get("name"),
-        password=body.get("password"), role=body.get("role"),
+        role=body.get("role"), password=body.get("password"),
     )
     return web.json_response({"user": payloads.user(user)}, status=201)
+
+
+@routes.post("/api/admin/users/{user_id}/invitation", name="admin_users_invitation")
+async def resend_invitation(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await accounts.resend_invitation(request.app[ctx_key], identity=caller,
+                                            user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
 
 
 @routes.post("/api/admin/users/{user_id}/two-factor/reset", name="admin_users_two_factor_reset")

@@ -87,3 +87,12 @@ async def reset_password(request: web.Request) -> web.Response:
     body = await read_json(request)
     await accounts.reset_password(request.app[ctx_key], token=body.get("token"), password=body.get("password"))
     return web.json_response({"ok": True})
+
+
+@routes.post("/api/auth/accept-invitation", name="accept_invitation_api")
+async def accept_invitation(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    user = await accounts.accept_invitation(request.app[ctx_key], token=body.get("token"),
+                                            password=body.get("password"))
+    return web.json_response({"ok": True, "email": user["email"]})
+

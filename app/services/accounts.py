@@ -1,6 +1,6 @@
 """Accounts, as people use them: signing in (password, then a two-factor code where one is
-set up) and out, their sessions, admins managing agents and admins, agents changing their
-password, and password reset by e-mail. Rate limited where guessing is
+set up) and out, their sessions, admins inviting and managing agents and admins, agents
+changing their password, and password reset by e-mail. Rate limited where guessing is
 possible (failures only), audited throughout; every query is in app/store/."""
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from .context import Ctx
 ACTIONS = (
     "auth.login", "auth.login_failed", "auth.login_second_step", "auth.code_failed",
     "auth.logout", "auth.session_end", "auth.logout_everywhere",
-    "user.create",
+    "user.create", "user.invite", "user.invitation_resend", "user.invitation_accept",
     "user.2fa_setup_start", "user.2fa_setup_failed", "user.2fa_enable", "user.2fa_disable",
     "user.2fa_disable_failed", "user.2fa_reset", "user.2fa_backup_code_used",
 )
 RESET_VALID = timedelta(hours=1)
+INVITATION_VALID = timedelta(hours=72)
 
 
 def _actor(user: dict) -> dict:
@@ -198,14 +199,66 @@ async def get(ctx: Ctx, user_id: object) -> dict:
     return user
 
 
-async def create(ctx: Ctx, *, identity: Identity, email: object, name: object, password: object,
-                 role: object) -> dict:
+async def invite(ctx: Ctx, *, identity: Identity, email: object, name: object, role: object,
+                 password: object = None) -> dict:
+    """A new account, without a password: the person gets an e-mail that welcomes them and
+    lets them choose one (single use, 72 hours). Admins never choose others' passwords."""
     _require_admin(identity)
-    password = users.new_password(password)
-    user = await users.create_user(ctx.db, email=email, name=name, password=password, role=role,
-                                   settings=ctx.settings)
+    if password is not None:
+        raise Invalid("Admins do not set passwords: the person chooses theirs from the invitation.",
+                      field="password")
+    user = await users.insert(ctx.db, users.new_account(email=email, name=name, role=role,
+                                                         password_hash=None))
     await audit.record(ctx, actor=identity, action="user.create", entity=("user", user["_id"]),
                        after=_public(user))
+    return await _send_invitation(ctx, identity=identity, user=user, action="user.invite")
+
+
+async def resend_invitation(ctx: Ctx, *, identity: Identity, user_id: object) -> dict:
+    """A fresh invitation link (the earlier one stops working), for someone who has not
+    chosen a password yet."""
+    _require_admin(identity)
+    user = await get(ctx, user_id)
+    if user.get("password_hash"):
+        raise Conflict("This person has chosen a password already; they can reset it from the sign-in page.")
+    if not user.get("active", True):
+        raise Conflict("This account is deactivated: reactivate it first.")
+    return await _send_invitation(ctx, identity=identity, user=user, action="user.invitation_resend")
+
+
+async def _send_invitation(ctx: Ctx, *, identity: Identity, user: dict, action: str) -> dict:
+    token = secrets.token_urlsafe(32)
+    now = clock.utcnow()
+    updated = await store_users.set_invitation(ctx.db, user_id=user["_id"], token_hash=_token_hash(token),
+                                               expires_at=now + INVITATION_VALID, sent_at=now)
+    if updated is None:  # accepted or deactivated meanwhile
+        raise Conflict("This account changed meanwhile: reload the list.")
+    link = f"{base_url(ctx)}/welcome?token={token}"
+    # Sent in the background rather than as a job: a job would store the link, and so the
+    # token, in the jobs collection, where it must never be kept but as a hash.
+    mail.send_later(ctx, to=updated["email"], subject="Welcome to the support team", body=(
+        f"Hello {updated['name']},\n\n"
+        f"{identity.name} has made you a support account ({updated['role']}) for {updated['email']}.\n"
+        f"Open this link within 72 hours to choose your password and sign in:\n\n{link}\n\n"
+        f"The link works once. If it has expired, ask {identity.name} to send a new one.\n"
+    ))
+    await audit.record(ctx, actor=identity, action=action, entity=("user", user["_id"]),
+                       meta={"expires_at": updated["invitation"]["expires_at"]})
+    return updated
+
+
+async def accept_invitation(ctx: Ctx, *, token: object, password: object) -> dict:
+    """Choose one's first password through the invitation link (once, within 72 hours)."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 128:
+        raise Invalid(MESSAGES["invitation_invalid"], field="token")
+    password_hash = await security.hash_password(users.new_password(password),
+                                                 rounds=ctx.settings.bcrypt_rounds)
+    user = await store_users.accept_invitation(ctx.db, token_hash=_token_hash(token),
+                                               now=clock.utcnow(), password_hash=password_hash)
+    if user is None:
+        raise Invalid(MESSAGES["invitation_invalid"], field="token")
+    await audit.record(ctx, actor=_actor(user), action="user.invitation_accept",
+                       entity=("user", user["_id"]))
     return user
 
 

@@ -83,6 +83,8 @@ def user(doc: dict) -> dict:
         "created_at": iso(doc.get("created_at")),
         "last_seen_at": iso(doc.get("last_seen_at")),
         "two_factor": bool(doc.get("totp")),
+        # Invited and not signed in yet: no password chosen.
+        "invited": not doc.get("password_hash"),
     }
 
 

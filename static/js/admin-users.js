@@ -1,5 +1,5 @@
-// /admin/users: create accounts, rename, change role, deactivate and reactivate, reset
-// someone's two-factor sign-in.
+// /admin/users: invite people, rename, change role, deactivate and reactivate, resend an
+// invitation, reset someone's two-factor sign-in.
 import { api } from "./chat-core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -57,12 +57,16 @@ function row(user) {
   const email = document.createElement("span");
   email.textContent = user.email;
   const status = document.createElement("span");
-  status.textContent = user.active ? "active" : "deactivated";
+  status.textContent = !user.active ? "deactivated" : user.invited ? "invited" : "active";
   if (user.id === root.dataset.userId) status.textContent += " (you)";
   const twoFactor = document.createElement("span");
   twoFactor.textContent = user.two_factor ? "on" : "off";
 
   const actions = [save, " ", toggle];
+  if (user.active && user.invited) {
+    actions.push(" ", button("Resend invitation", () => act(`/api/admin/users/${user.id}/invitation`, "POST",
+      undefined, `A new invitation is on its way to ${user.email}.`)));
+  }
   if (user.two_factor) {
     // Two clicks: the first asks, in the button itself, whether this is meant.
     const reset = button("Reset two-factor", () => {
@@ -103,9 +107,11 @@ $("create-form").addEventListener("submit", async (event) => {
   const form = event.currentTarget;
   const body = Object.fromEntries(new FormData(form));
   showError($("create-error"), null);
+  showError($("create-ok"), null);
   try {
-    await api("/api/admin/users", { method: "POST", body });
+    const { user } = await api("/api/admin/users", { method: "POST", body });
     form.reset();
+    showError($("create-ok"), `Invitation sent to ${user.email}.`);
     await load();
   } catch (error) {
     showError($("create-error"), error.message);

@@ -1,5 +1,6 @@
 """Signing in, in Chromium: two-factor set-up and a sign-in with a code computed here,
-forced set-up under REQUIRE_2FA, and the sessions on /account. Every page is checked with axe and photographed at 390 and 1366 pixels
+forced set-up under REQUIRE_2FA, the sessions on /account, the invitation page, and the
+accounts page. Every page is checked with axe and photographed at 390 and 1366 pixels
 (SCREENSHOT_DIR). `next` has its own module, test_next.py."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from playwright.async_api import Page, expect
 
 from app import clock
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, sign_in_to
+from tests.conftest import login
+from tests.http.test_accounts import Inbox, welcome_link
 
 WAIT_MS = 5000
 
@@ -81,9 +84,18 @@ async def test_two_factor_enrolment_then_a_sign_in_with_a_code(pages, live_serve
 
 
 @pytest.fixture
-def settings(settings, request):
-    """REQUIRE_2FA as a test asks (off unless parametrized)."""
-    return dataclasses.replace(settings, require_2fa=getattr(request, "param", "off"))
+def inbox():
+    box = Inbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture
+def settings(settings, request, inbox):
+    """REQUIRE_2FA as a test asks (off unless parametrized), and e-mail to a real SMTP inbox."""
+    return dataclasses.replace(settings, require_2fa=getattr(request, "param", "off"),
+                               smtp_url=f"smtp://127.0.0.1:{inbox.port}")
 
 
 @pytest.mark.parametrize("settings", ["admins"], indirect=True)
@@ -128,3 +140,60 @@ async def test_signing_out_another_browser_and_then_everywhere_from_the_account_
     await expect(page.get_by_role("heading", name="Sign in to the agent dashboard")).to_be_visible()
     assert await page.locator("#login-form").get_attribute("data-next") == "/account"
     assert pages.errors == []
+
+
+@pytest.mark.parametrize("view", [PHONE, DESKTOP], ids=["390", "1366"])
+async def test_an_invited_person_chooses_a_password_on_the_welcome_page(pages, live_server, admin, http, view,
+                                                                        inbox):
+    admin_session = http()
+    await login(admin_session, admin)
+    async with admin_session.post("/api/admin/users", json={"email": "bea@example.com", "name": "Bea",
+                                                            "role": "agent"}) as resp:
+        assert resp.status == 201
+    _, message = await inbox.next()
+    link = welcome_link(message)
+
+    page = await pages.open(**view)
+    await page.goto(link)
+    await expect(page).to_have_url(f"{live_server.url}/welcome")  # the token left the address bar
+    await check(page, f"welcome-{width(view)}")
+    await page.get_by_label("Your password").fill("Bea's pässword 1")
+    await page.get_by_role("button", name="Set password").click()
+    await expect(page.locator("#welcome-ok")).to_be_visible(timeout=WAIT_MS)
+    await check(page, f"welcome-done-{width(view)}")
+    await page.get_by_role("link", name="Sign in").click()
+    await sign_in_to(page, live_server.url, {"email": "bea@example.com", "password": "Bea's pässword 1"},
+                     "/dashboard")
+    assert pages.errors == []
+
+
+@pytest.mark.parametrize("view", [PHONE, DESKTOP], ids=["390", "1366"])
+async def test_admins_invite_resend_and_reset_two_factor_from_the_accounts_page(
+        pages, live_server, admin, agent, http, inbox, view):
+    agent_browser = http()
+    await login(agent_browser, agent)
+    async with agent_browser.post("/api/account/two-factor/setup", json={}) as resp:
+        secret = (await resp.json())["secret"]
+    async with agent_browser.post("/api/account/two-factor/enable", json={"code": pyotp.TOTP(secret).now()}) as resp:
+        assert resp.status == 200
+
+    page = await pages.open(**view)
+    await sign_in_to(page, live_server.url, admin, "/admin/users")
+    await page.get_by_label("Name", exact=True).fill("Dana Invited")
+    await page.get_by_label("E-mail").fill("dana@example.com")
+    await page.get_by_role("button", name="Send invitation").click()
+    dana = page.locator("#users tr", has_text="dana@example.com")
+    await expect(dana).to_contain_text("invited", timeout=WAIT_MS)
+    await inbox.next()
+    await dana.get_by_role("button", name="Resend invitation").click()
+    await expect(page.locator("#create-ok")).to_have_text("A new invitation is on its way to dana@example.com.",
+                                                          timeout=WAIT_MS)
+    await inbox.next()
+    alan = page.locator(f'#users tr[data-user-id="{agent["id"]}"]')
+    await expect(alan).to_contain_text("on")
+    await check(page, f"admin-users-{width(view)}")
+    await alan.get_by_role("button", name="Reset two-factor").click()
+    await alan.get_by_role("button", name="Confirm: reset two-factor").click()
+    await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(4)).to_have_text("off",
+                                                                                                 timeout=WAIT_MS)
+    assert pages.errors == [] and pages.dialogs == []
