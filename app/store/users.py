@@ -131,12 +131,13 @@ async def set_reset_link(db: Database, *, user_id: ObjectId, token_hash: str,
 
 async def use_reset_link(db: Database, *, token_hash: str, now: datetime,
                          password_hash: str) -> dict | None:
-    """Set the password through an unexpired reset link of an active account, once."""
+    """Set the password through an unexpired reset link of an active account, once (an
+    invitation still out is then spent too: the person has chosen a password)."""
     return await db.users.find_one_and_update(
         {"password_reset.token_hash": token_hash, "password_reset.expires_at": {"$gt": now},
          "active": True},
         {"$set": {"password_hash": password_hash}, "$inc": {"token_version": 1},
-         "$unset": {"password_reset": ""}},
+         "$unset": {"password_reset": "", "invitation": ""}},
         return_document=AFTER,
     )
 

@@ -98,3 +98,23 @@ async def test_a_deactivated_invitees_link_stops_working(admin_session, inbox, h
     status, _ = await status_of(http(), "POST", "/api/auth/accept-invitation",
                                 json={"token": token, "password": "long-password-1"})
     assert status == 422
+
+
+async def test_an_invited_person_can_use_password_reset_instead_and_the_invitation_is_spent(
+        admin_session, inbox, http, live_server):  # noqa: F811
+    from tests.http.test_accounts import reset_link
+
+    _, invitation = await invite(admin_session, inbox)
+    async with http().post("/api/auth/forgot-password", json={"email": "bea@example.com"}) as resp:
+        assert resp.status == 200
+    _, reset = await inbox.next()
+    status, _ = await status_of(http(), "POST", "/api/auth/reset-password",
+                                json={"token": reset_link(reset).split("token=")[1], "password": "long-password-1"})
+    assert status == 200
+    status, _ = await status_of(http(), "POST", "/api/auth/accept-invitation",
+                                json={"token": welcome_link(invitation).split("token=")[1],
+                                      "password": "another-password-2"})
+    assert status == 422
+    stored = await live_server.ctx.db.users.find_one({"email": "bea@example.com"})
+    assert "invitation" not in stored
+    await login(http(), {"email": "bea@example.com", "password": "long-password-1"})
