@@ -42,14 +42,6 @@ async def end(db: Database, *, session_id: str, at: datetime, reason: str,
         query, {"$set": {"ended_at": at, "ended_reason": reason}}, return_document=AFTER)
 
 
-async def open_ids_of_user(db: Database, *, user_id: ObjectId, now: datetime,
-                           limit: int = PER_USER) -> list[str]:
-    found = await db.sessions.find(
-        {"user_id": user_id, "ended_at": None, "expires_at": {"$gt": now}}, {"_id": 1}
-    ).to_list(limit)
-    return [s["_id"] for s in found]
-
-
 async def end_all_of_user(db: Database, *, user_id: ObjectId, at: datetime, reason: str,
                           keep: str | None = None) -> None:
     """End every open session of this person (but `keep`)."""
