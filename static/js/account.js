@@ -67,6 +67,13 @@ function item(session) {
     badge.className = "badge badge--on";
     badge.textContent = "This browser";
     heading.append(badge);
+  } else if (session.stage !== "active") {
+    // Someone gave the password here and has not finished signing in: if it was not you,
+    // sign it out and change your password.
+    const badge = document.createElement("span");
+    badge.className = "badge badge--off";
+    badge.textContent = session.stage === "code" ? "Waiting for a two-factor code" : "Setting up two-factor sign-in";
+    heading.append(badge);
   }
   about.append(heading);
   const details = document.createElement("span");

@@ -194,3 +194,33 @@ async def test_admins_invite_resend_and_reset_two_factor_from_the_accounts_page(
     await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(4)).to_have_text("off",
                                                                                                  timeout=WAIT_MS)
     assert pages.errors == [] and pages.dialogs == []
+
+
+async def test_a_half_finished_sign_in_shows_on_the_account_page_and_can_be_signed_out(
+        pages, live_server, agent, http):
+    """Someone who has the password but not the phone shows up on /account, waiting."""
+    owner = http()
+    await login(owner, agent)
+    async with owner.post("/api/account/two-factor/setup", json={}) as resp:
+        secret = (await resp.json())["secret"]
+    async with owner.post("/api/account/two-factor/enable", json={"code": pyotp.TOTP(secret).now()}) as resp:
+        assert resp.status == 200
+    intruder = http()
+    async with intruder.post("/api/auth/login", json={"email": agent["email"], "password": agent["password"]}) as resp:
+        assert (await resp.json()) == {"stage": "code"}
+
+    page = await pages.open(**DESKTOP)
+    await page.goto(f"{live_server.url}/login?next=/account")
+    await page.get_by_label("E-mail").fill(agent["email"])
+    await page.get_by_label("Password").fill(agent["password"])
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).at(clock.utcnow(), counter_offset=1))
+    await page.get_by_role("button", name="Verify").click()
+    await expect(page).to_have_url(f"{live_server.url}/account", timeout=WAIT_MS)
+    waiting = page.locator("#sessions li", has_text="Waiting for a two-factor code")
+    await expect(waiting).to_have_count(1, timeout=WAIT_MS)
+    await check(page, "account-half-signed-in")
+    await waiting.get_by_role("button", name="Sign out").click()
+    await expect(waiting).to_have_count(0, timeout=WAIT_MS)
+    async with intruder.post("/api/auth/code", json={"code": pyotp.TOTP(secret).now()}) as resp:
+        assert resp.status == 401
