@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from . import db as db_module
+from . import security
 from .config import Settings
 from .db import Database
 from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
@@ -19,6 +20,7 @@ from .services import audit, ratelimit, users
 from .services.context import Ctx
 from .services.events import Events
 from .sockets import server as socket_server
+from .sockets import sessions as socket_sessions
 
 log = logging.getLogger("app")
 
@@ -29,7 +31,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import admin, auth, notifications, pages, tickets
+    from .http import account, admin, auth, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware
 
@@ -57,11 +59,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(notifications.routes)
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
+    app.add_routes(account.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_database(database))
     app.cleanup_ctx.append(socket_server.message_queue)
+    app.cleanup_ctx.append(socket_sessions.recheck_task)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
     return app
@@ -114,8 +118,8 @@ async def _jobs(app: web.Application):
 
     settings = app[settings_key]
     if not settings.smtp_url:
-        log.warning("SMTP_URL is not set: e-mails are written to the log, not sent.")
-        app[startup_notes_key].append("e-mail: SMTP_URL is not set, e-mails go to the log")
+        log.warning("SMTP_URL is not set: e-mails are written to the log (without their links), not sent.")
+        app[startup_notes_key].append("e-mail: SMTP_URL is not set, e-mails go to the log without their links")
     if not settings.jobs_in_process:
         app[startup_notes_key].append("jobs: JOBS_IN_PROCESS=0, run `python3 run.py worker`")
         yield
@@ -131,6 +135,8 @@ def _database(shared: Database | None):
         settings = app[settings_key]
         database = shared or db_module.connect(settings)
         await db_module.prepare(database, settings)
+        # Made now rather than at the first unknown e-mail, whose answer would be slower.
+        await asyncio.to_thread(security.dummy_hash, settings.bcrypt_rounds)
         app[db_key] = database
         ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]))
         app[ctx_key] = ctx

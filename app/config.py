@@ -59,12 +59,16 @@ class Settings:
     job_retention: float = 7 * 86400
     dead_job_retention: float = 30 * 86400
     notification_retention: float = 30 * 86400
+    mail_log_only: bool = False
+    # Sign-in (issue 9): who must use two-factor sign-in ("off" | "admins" | "all").
+    require_2fa: str = "off"
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
     job_backoff_base: float = 2.0
     job_stop_timeout: float = 1.5  # then the job in hand is given back (shutdown within 5 s)
     sweep_interval: float = 30.0
+    session_recheck_interval: float = 60.0  # seconds between the sockets' session checks
 
     @property
     def public_url(self) -> str:
@@ -126,8 +130,8 @@ class Settings:
         admin_email, admin_password = get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")
         if bool(admin_email) != bool(admin_password):
             raise ConfigError("ADMIN_EMAIL and ADMIN_PASSWORD must be set together")
-        if admin_password and len(admin_password) < 8:
-            raise ConfigError("ADMIN_PASSWORD must be at least 8 characters long")
+        if admin_password and not 8 <= len(admin_password) <= 128:
+            raise ConfigError("ADMIN_PASSWORD must be 8 to 128 characters long")
 
         redis_url = get("REDIS_URL")
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -154,6 +158,16 @@ class Settings:
         mail_from = get("MAIL_FROM") or "Support <support@localhost>"
         if "@" not in mail_from:
             raise ConfigError(f"MAIL_FROM must contain an e-mail address: {mail_from!r}")
+        mail_log_only_raw = (get("MAIL_LOG_ONLY") or "0").lower()
+        if mail_log_only_raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"MAIL_LOG_ONLY must be 1 or 0, not {mail_log_only_raw!r}")
+        mail_log_only = mail_log_only_raw in ("1", "true", "yes")
+        if app_env == "production" and not smtp_url and not mail_log_only:
+            raise ConfigError("SMTP_URL is required when APP_ENV=production "
+                              "(or set MAIL_LOG_ONLY=1 to write e-mails to the log, without their links)")
+        require_2fa = (get("REQUIRE_2FA") or "off").lower()
+        if require_2fa not in ("off", "admins", "all"):
+            raise ConfigError(f"REQUIRE_2FA must be off, admins or all, not {require_2fa!r}")
         public_url = get("PUBLIC_URL")
         if public_url:
             public_url = public_url.rstrip("/")
@@ -170,6 +184,8 @@ class Settings:
             **retention,
             smtp_url=smtp_url,
             mail_from=mail_from,
+            mail_log_only=mail_log_only,
+            require_2fa=require_2fa,
             public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,

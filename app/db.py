@@ -20,7 +20,7 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications")
+COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions")
 
 
 @dataclass
@@ -145,3 +145,13 @@ async def ensure_indexes(database: Database) -> None:
                                      partialFilterExpression={"dedupe_key": {"$exists": True}},
                                      name="one_notification_per_dedupe_key")
     await notifications.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+
+    # Sign-in (issue 9): sessions by person, gone once expired; links found by their hash.
+    await database.sessions.create_index(
+        [("user_id", ASCENDING), ("created_at", DESCENDING)], name="sessions_of_user"
+    )
+    await database.sessions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0,
+                                         name="session_expiry")
+    for link in ("password_reset", "invitation"):
+        await database.users.create_index([(f"{link}.token_hash", ASCENDING)], sparse=True,
+                                          name=f"{link}_link")

@@ -28,7 +28,21 @@ MESSAGES = {
     "rate_limited": "Too many attempts. Please wait a moment and try again.",
     "csrf": "This request did not come from one of our pages.",
     "last_admin": "This is the last active admin: make someone else an admin first.",
+    "deactivated": "This account is deactivated. Ask an admin to reactivate it.",
+    "too_many_failures": "Too many failed attempts. Try again in {minutes} {unit}.",
+    "sign_in_expired": "Signing in took too long. Please start again.",
+    "code_wrong": "That code is not right. Try the newest code from your app, or a backup code.",
+    "code_used": "That code has been used already. Wait for the next one.",
+    "two_factor_required": "Two-factor sign-in is required for your account.",
+    "invitation_invalid": "This invitation link is not valid or has expired. Ask an admin for a new one.",
+    "reset_invalid": "This reset link is not valid or has expired.",
 }
+
+
+def wait_message(seconds: int) -> str:
+    """"Try again in N minutes": the rounded-up minutes of a wait in seconds."""
+    minutes = max(1, -(-int(seconds) // 60))
+    return MESSAGES["too_many_failures"].format(minutes=minutes, unit="minute" if minutes == 1 else "minutes")
 
 
 class DomainError(Exception):

@@ -17,5 +17,5 @@ startup_notes_key = web.AppKey("startup_notes", list)
 # The in-server worker and scheduler (app/jobs/runtime.py), absent with JOBS_IN_PROCESS=0.
 jobs_runtime_key = web.AppKey("jobs_runtime", object)
 
-# Per-request: the agent behind the session cookie, resolved at most once per request.
-agent_identity_key = web.RequestKey("agent_identity", object)
+# Per-request: the sign-in session behind the cookie, at any stage (services/sessions.py).
+session_key = web.RequestKey("session", object)

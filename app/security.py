@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
 import hmac
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from http.cookies import SimpleCookie
 
 import bcrypt
@@ -21,10 +24,6 @@ SESSION_COOKIE = "sc_session"
 GUEST_COOKIE = "sc_guest"
 JWT_ALGORITHM = "HS256"
 
-# A real hash of a random password, checked when the e-mail is unknown so that the answer
-# takes as long as for a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=4))
-
 
 @dataclass(frozen=True)
 class Identity:
@@ -34,6 +33,9 @@ class Identity:
     id: str  # user id, or the guest id
     name: str
     token_version: int = 0
+    # Agents: the sign-in session (the token's jti) and when it expires.
+    session_id: str | None = None
+    session_expires_at: datetime | None = None
 
     @property
     def is_agent(self) -> bool:
@@ -48,23 +50,74 @@ class Identity:
         return self.role == "guest"
 
 
+# --- passwords ----------------------------------------------------------------------
+#
+# bcrypt reads at most 72 bytes, and bcrypt 5 refuses longer input instead of cutting it:
+# a 40-character password of "ü" is 80 bytes. So a password is first reduced to a fixed
+# 44 bytes: HMAC-SHA256 of its UTF-8 bytes (after NFKC normalisation), base64-encoded
+# (base64, because bcrypt stops at a NUL byte and a raw digest may contain one). The HMAC
+# key is a constant, not a secret: it only makes our pre-hash differ from a bare SHA-256, so
+# that a bcrypt hash stored here cannot be tested against unsalted SHA-256 hashes leaked
+# elsewhere ("hash shucking"), and hashes keep working when SECRET_KEY changes. Such hashes
+# are stored with the PREHASHED prefix; hashes made before it (plain bcrypt of the first 72
+# bytes) still verify the old way and are replaced at the person's next sign-in.
+
+PREHASHED = "sc1$"
+_PREHASH_KEY = b"support-chat password pre-hash v1"
+
+
+def _prehash(password: str) -> bytes:
+    # NFKC: the same password typed on another keyboard or system (composed or decomposed
+    # accents, full-width digits) gives the same bytes. surrogatepass: JSON can carry a lone
+    # surrogate, which no keyboard types; it must fail to match, never crash.
+    normalized = unicodedata.normalize("NFKC", password)
+    digest = hmac.new(_PREHASH_KEY, normalized.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return base64.b64encode(digest)
+
+
 def _hash_sync(password: str, rounds: int) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+    return PREHASHED + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds=rounds)).decode()
 
 
-def _check_sync(password: str, password_hash: str | None) -> bool:
-    target = password_hash.encode() if password_hash else _DUMMY_HASH
-    ok = bcrypt.checkpw(password.encode()[:72], target)
-    return ok and password_hash is not None
+def _check_sync(password: str, stored: str) -> bool:
+    try:
+        if stored.startswith(PREHASHED):
+            return bcrypt.checkpw(_prehash(password), stored[len(PREHASHED):].encode())
+        # A hash made before the pre-hash: bcrypt of the first 72 bytes, as bcrypt 4 did.
+        return bcrypt.checkpw(password.encode("utf-8", "surrogatepass")[:72], stored.encode())
+    except ValueError:  # not a bcrypt hash at all
+        return False
+
+
+@functools.cache
+def dummy_hash(rounds: int) -> str:
+    """A real hash, at the configured cost and in the current format, of a password nobody
+    knows: checked when the e-mail is unknown, so that the answer costs the same work and
+    time as a wrong password for a real account."""
+    return _hash_sync(secrets.token_urlsafe(32), rounds)
+
+
+def hash_cost(stored: str) -> int:
+    """bcrypt's cost factor of a stored hash (the 12 in $2b$12$...)."""
+    return int(stored.removeprefix(PREHASHED).split("$")[2])
+
+
+def needs_rehash(stored: str, rounds: int) -> bool:
+    """Made the old way or at another cost: worth replacing once the password is known."""
+    return not stored.startswith(PREHASHED) or hash_cost(stored) != rounds
 
 
 async def hash_password(password: str, *, rounds: int = 12) -> str:
     # bcrypt takes a quarter of a second at the default cost: keep it off the event loop.
-    return await asyncio.to_thread(_hash_sync, password[:72], rounds)
+    return await asyncio.to_thread(_hash_sync, password, rounds)
 
 
-async def check_password(password: str, password_hash: str | None) -> bool:
-    return await asyncio.to_thread(_check_sync, password, password_hash)
+async def check_password(password: str, password_hash: str | None, *, rounds: int = 12) -> bool:
+    """Whether the password matches. With no hash (unknown e-mail, an invitation not yet
+    accepted) the dummy hash at this cost is checked, and the answer is False."""
+    target = password_hash or dummy_hash(rounds)
+    ok = await asyncio.to_thread(_check_sync, password, target)
+    return ok and password_hash is not None
 
 
 def _jwt_key(settings: Settings) -> bytes:
@@ -72,15 +125,21 @@ def _jwt_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"session-jwt:" + settings.secret_key.encode()).digest()
 
 
-def issue_token(*, user_id: str, role: str, token_version: int, settings: Settings) -> str:
-    now = clock.utcnow()
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def issue_token(*, user_id: str, role: str, token_version: int, session_id: str,
+                expires_at: datetime, settings: Settings) -> str:
+    """The session cookie's JWT. Its jti names the session record (services/sessions.py),
+    which decides whether it is still good: the signature alone is not enough."""
     claims = {
         "sub": user_id,
         "role": role,
         "tv": token_version,
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + timedelta(hours=settings.session_hours),
+        "jti": session_id,
+        "iat": clock.utcnow(),
+        "exp": expires_at,
     }
     return jwt.encode(claims, _jwt_key(settings), algorithm=JWT_ALGORITHM)
 
@@ -96,7 +155,7 @@ def decode_token(token: str, settings: Settings) -> dict | None:
         )
     except jwt.PyJWTError:
         return None
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("tv"), int):
+    if not all(isinstance(claims.get(k), str) for k in ("sub", "jti")) or not isinstance(claims.get("tv"), int):
         return None
     return claims
 

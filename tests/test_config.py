@@ -28,11 +28,13 @@ def test_every_variable_is_read():
         "HOST": "0.0.0.0", "PORT": "9000", "APP_ENV": "production", "SECRET_KEY": "s" * 40,
         "MONGODB_URI": "mongodb://db.internal:27017/helpdesk", "ALLOWED_ORIGINS": "https://a.example, https://b.example/",
         "ADMIN_EMAIL": "Boss@Example.com", "ADMIN_PASSWORD": "long-enough-pw",
+        "SMTP_URL": "smtp://mail.internal:587", "REQUIRE_2FA": "Admins",
     })
     assert (settings.host, settings.port, settings.production) == ("0.0.0.0", 9000, True)
     assert settings.mongodb_db == "helpdesk" and not settings.embedded_db and not settings.seed_demo
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
     assert (settings.admin_email, settings.admin_password) == ("boss@example.com", "long-enough-pw")
+    assert settings.require_2fa == "admins" and not settings.mail_log_only
 
 
 @pytest.mark.parametrize("env,fragment", [
@@ -43,6 +45,10 @@ def test_every_variable_is_read():
     ({"MONGODB_URI": "postgres://nope"}, "MONGODB_URI is malformed"),
     ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS"),
     ({"ADMIN_EMAIL": "a@example.com"}, "must be set together"),
+    ({"ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "x" * 129}, "8 to 128 characters"),
+    ({"APP_ENV": "production", "SECRET_KEY": "s" * 40}, "SMTP_URL is required when APP_ENV=production"),
+    ({"MAIL_LOG_ONLY": "maybe"}, "MAIL_LOG_ONLY must be 1 or 0"),
+    ({"REQUIRE_2FA": "yes"}, "REQUIRE_2FA must be off, admins or all"),
 ])
 def test_bad_configuration_is_one_clear_error(env, fragment):
     with pytest.raises(ConfigError) as caught:
@@ -67,6 +73,8 @@ async def run_py(env: dict) -> tuple[int, str, str]:
 @pytest.mark.parametrize("env,fragment", [
     ({"APP_ENV": "production"}, "error: SECRET_KEY is required when APP_ENV=production"),
     ({"MONGODB_URI": "mongodb://"}, "error: MONGODB_URI is malformed"),
+    ({"APP_ENV": "production", "SECRET_KEY": "s" * 40, "SMTP_URL": ""},
+     "error: SMTP_URL is required when APP_ENV=production (or set MAIL_LOG_ONLY=1"),
 ])
 async def test_run_py_ends_bad_configuration_with_one_line(env, fragment):
     code, out, err = await run_py(run_env(**env))

@@ -1,4 +1,4 @@
-"""Admin pages and APIs (accounts, audit trail), the account page, and the password-reset pages."""
+"""Admin pages and APIs (accounts, audit trail), and the password-reset pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import accounts, audit, jobs, payloads, users
+from ..services import accounts, audit, jobs, payloads, twofactor, users
 from . import identity
 from .middleware import read_json
 
@@ -28,7 +28,7 @@ async def admin_users_page(request: web.Request) -> dict:
 @aiohttp_jinja2.template("admin_audit.html")
 async def admin_audit_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
-    return {"user": user, "actions": audit.ACTIONS}
+    return {"user": user, "actions": tuple(dict.fromkeys(audit.ACTIONS + accounts.ACTIONS))}
 
 
 @routes.get("/admin/jobs", name="admin_jobs")
@@ -37,13 +37,6 @@ async def admin_jobs_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
     days = round(request.app[ctx_key].settings.dead_job_retention / 86400)
     return {"user": user, "retention": f"{days} day{'s' if days != 1 else ''}"}
-
-
-@routes.get("/account", name="account")
-@aiohttp_jinja2.template("account.html")
-async def account_page(request: web.Request) -> dict:
-    _, user = await identity.page_user(request, admin=False)
-    return {"user": user}
 
 
 @routes.get("/forgot-password", name="forgot_password")
@@ -72,11 +65,27 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
     body = await read_json(request)
-    user = await accounts.create(
+    user = await accounts.invite(
         request.app[ctx_key], identity=caller, email=body.get("email"), name=body.get("name"),
-        password=body.get("password"), role=body.get("role"),
+        role=body.get("role"), password=body.get("password"),
     )
     return web.json_response({"user": payloads.user(user)}, status=201)
+
+
+@routes.post("/api/admin/users/{user_id}/invitation", name="admin_users_invitation")
+async def resend_invitation(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await accounts.resend_invitation(request.app[ctx_key], identity=caller,
+                                            user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
+
+
+@routes.post("/api/admin/users/{user_id}/two-factor/reset", name="admin_users_two_factor_reset")
+async def reset_two_factor(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await twofactor.reset(request.app[ctx_key], identity=caller,
+                                 user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
 
 
 @routes.patch("/api/admin/users/{user_id}", name="admin_users_update")

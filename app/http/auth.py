@@ -1,20 +1,34 @@
+"""Signing in (password, then a two-factor code or set-up where needed), signing out, and
+the signed-in person's password."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE, cookie_options
-from ..services import accounts, payloads, users
+from ..services import accounts, payloads, sessions
 from . import identity
 from .middleware import read_json
 
 routes = web.RouteTableDef()
 
 
-def _with_session_cookie(response: web.Response, request: web.Request, token: str) -> web.Response:
+def with_session_cookie(response: web.Response, request: web.Request,
+                         signed_in: accounts.SignIn) -> web.Response:
     settings = request.app[ctx_key].settings
-    response.set_cookie(SESSION_COOKIE, token, **cookie_options(settings, max_age=settings.session_hours * 3600))
+    response.set_cookie(SESSION_COOKIE, signed_in.token,
+                        **cookie_options(settings, max_age=signed_in.started.max_age))
     return response
+
+
+def signed_in_answer(signed_in: accounts.SignIn, **extra) -> web.Response:
+    """`stage` says what the page does next: "active" (signed in), "code" (ask for a
+    two-factor code) or "enrol" (set two-factor sign-in up first)."""
+    body: dict = {"stage": signed_in.stage, **extra}
+    if signed_in.stage == sessions.ACTIVE:
+        body["user"] = payloads.user(signed_in.user)
+    return web.json_response(body)
 
 
 @routes.post("/api/auth/login", name="login_api")
@@ -22,13 +36,21 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[ctx_key]
     body = await read_json(request)
     signed_in = await accounts.sign_in(ctx, email=body.get("email"), password=body.get("password"))
-    response = web.json_response({"user": payloads.user(signed_in.user)})
-    return _with_session_cookie(response, request, signed_in.token)
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
+
+
+@routes.post("/api/auth/code", name="code_api")
+async def code(request: web.Request) -> web.Response:
+    """The second step of signing in: a code from the authenticator app, or a backup code."""
+    body = await read_json(request)
+    signed_in = await accounts.finish_with_code(
+        request.app[ctx_key], token=request.cookies.get(SESSION_COOKIE), code=body.get("code"))
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
 
 
 @routes.post("/api/auth/logout", name="logout_api")
 async def logout(request: web.Request) -> web.Response:
-    await accounts.sign_out(request.app[ctx_key], identity=await identity.agent(request))
+    await accounts.sign_out(request.app[ctx_key], current=await identity.session(request))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -36,9 +58,9 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/auth/me", name="me_api")
 async def me(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
-    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
-    return web.json_response({"user": payloads.user(user)})
+    await identity.require_agent(request)
+    current = await identity.session(request)
+    return web.json_response({"user": payloads.user(current.user)})
 
 
 @routes.post("/api/auth/password", name="password_api")
@@ -49,8 +71,7 @@ async def change_password(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, old_password=body.get("old_password"),
         new_password=body.get("new_password"),
     )
-    response = web.json_response({"user": payloads.user(signed_in.user)})
-    return _with_session_cookie(response, request, signed_in.token)
+    return with_session_cookie(signed_in_answer(signed_in), request, signed_in)
 
 
 @routes.post("/api/auth/forgot-password", name="forgot_password_api")
@@ -66,3 +87,12 @@ async def reset_password(request: web.Request) -> web.Response:
     body = await read_json(request)
     await accounts.reset_password(request.app[ctx_key], token=body.get("token"), password=body.get("password"))
     return web.json_response({"ok": True})
+
+
+@routes.post("/api/auth/accept-invitation", name="accept_invitation_api")
+async def accept_invitation(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    user = await accounts.accept_invitation(request.app[ctx_key], token=body.get("token"),
+                                            password=body.get("password"))
+    return web.json_response({"ok": True, "email": user["email"]})
+

@@ -18,7 +18,7 @@ CSRF_HEADER = ("X-Requested-With", "fetch")
 FRAMEABLE_PATHS = frozenset({"/widget"})
 # Engine.IO's polling POSTs: the Socket.IO server checks their Origin itself.
 SOCKET_IO_PATH = "/socket.io/"
-NO_REFERRER_PATHS = frozenset({"/reset-password"})
+NO_REFERRER_PATHS = frozenset({"/reset-password", "/welcome"})  # their URLs hold a token
 
 
 def client_info(request: web.Request) -> client.ClientInfo:
@@ -103,7 +103,7 @@ def _apply_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers["Content-Security-Policy"] = content_security_policy(request)
     headers["X-Content-Type-Options"] = "nosniff"
     if request.path in NO_REFERRER_PATHS:
-        headers["Referrer-Policy"] = "no-referrer"  # the URL holds a reset token
+        headers["Referrer-Policy"] = "no-referrer"  # the URL holds a token
         headers["Cache-Control"] = "no-store"
     else:
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

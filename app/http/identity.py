@@ -5,18 +5,28 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..errors import Forbidden, Unauthorized
-from ..keys import agent_identity_key, ctx_key
+from ..keys import ctx_key, session_key
 from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, verify_guest_cookie
-from ..services import payloads, users
+from ..services import payloads, sessions
+
+
+async def session(request: web.Request) -> sessions.Current | None:
+    """The open sign-in session behind the cookie, at any stage (fully signed in, or
+    waiting for a two-factor code or set-up); looked up once per request."""
+    if session_key not in request:
+        ctx = request.app[ctx_key]
+        request[session_key] = await sessions.current(ctx.db, request.cookies.get(SESSION_COOKIE),
+                                                      ctx.settings)
+    return request[session_key]
 
 
 async def agent(request: web.Request) -> Identity | None:
-    if agent_identity_key not in request:
-        ctx = request.app[ctx_key]
-        request[agent_identity_key] = await users.identity_from_token(
-            ctx.db, request.cookies.get(SESSION_COOKIE), ctx.settings
-        )
-    return request[agent_identity_key]
+    """The signed-in agent; None for a half-open session, which can do nothing but finish
+    signing in."""
+    current = await session(request)
+    if current is None or current.stage != sessions.ACTIVE:
+        return None
+    return current.identity
 
 
 def guest(request: web.Request) -> Identity | None:
@@ -50,11 +60,11 @@ async def page_user(request: web.Request, *, admin: bool = False) -> tuple[Ident
     """For a page: the signed-in agent and their account as a payload. A visitor who is not
     signed in goes to the login page and comes back here after; an agent on an admin page
     gets 403."""
-    caller = await agent(request)
-    if caller is None:
-        login = request.app.router["login"].url_for().with_query(next=request.path)
+    current = await session(request)
+    if current is None or current.stage != sessions.ACTIVE:
+        login = request.app.router["login"].url_for().with_query(next=request.path_qs)
         raise web.HTTPFound(login)
+    caller = current.identity
     if admin and not caller.is_admin:
         raise web.HTTPForbidden(text="Only admins can open this page.")
-    user = await users.get_user(request.app[ctx_key].db, user_id=caller.id)
-    return caller, payloads.user(user)
+    return caller, payloads.user(current.user)

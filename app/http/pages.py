@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 import aiohttp_jinja2
 from aiohttp import web
 
@@ -25,14 +28,30 @@ async def widget(request: web.Request) -> dict:
     return {}
 
 
+# A path on this site: "/" then printable ASCII (no spaces, no control characters), and not
+# "//" or "/\\", which browsers read as another host. Browsers drop tabs and newlines from
+# URLs, so "/\t/evil.example" would become "//evil.example".
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]{0,2000}")
+_UNSAFE_DECODED = re.compile(r"^/[/\\]|[\x00-\x1f\x7f\\]")
+
+
+def local_path(value: object, *, fallback: str) -> str:
+    """`value` if it is a path on this site that stays one however it is read (also after
+    one round of percent-decoding: "/%2F/evil.example"), else `fallback`. The login page's
+    script checks the same again (static/js/next.js)."""
+    if not isinstance(value, str) or not _LOCAL_PATH.fullmatch(value) or "\\" in value:
+        return fallback
+    if _UNSAFE_DECODED.search(unquote(value)):
+        return fallback
+    return value
+
+
 @routes.get("/login", name="login")
 @aiohttp_jinja2.template("login.html")
 async def login(request: web.Request) -> dict:
-    target = request.query.get("next", "")
     # Only a local path, so the login page cannot send anyone to another site.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = str(request.app.router["dashboard"].url_for())
-    return {"next": target}
+    dashboard = str(request.app.router["dashboard"].url_for())
+    return {"next": local_path(request.query.get("next"), fallback=dashboard)}
 
 
 @routes.get("/dashboard", name="dashboard")

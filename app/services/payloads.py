@@ -92,6 +92,23 @@ def user(doc: dict) -> dict:
         "active": doc.get("active", True),
         "created_at": iso(doc.get("created_at")),
         "last_seen_at": iso(doc.get("last_seen_at")),
+        "two_factor": bool(doc.get("totp")),
+        # Invited and not signed in yet: no password chosen.
+        "invited": not doc.get("password_hash"),
+    }
+
+
+def session(doc: dict, *, current_id: str | None) -> dict:
+    """One of a person's sign-in sessions, as /account lists them."""
+    return {
+        "id": doc["_id"],
+        "current": doc["_id"] == current_id,
+        "stage": doc["stage"],
+        "created_at": iso(doc["created_at"]),
+        "last_seen_at": iso(doc.get("last_seen_at")),
+        "expires_at": iso(doc["expires_at"]),
+        "ip": doc.get("ip"),
+        "user_agent": doc.get("user_agent"),
     }
 
 

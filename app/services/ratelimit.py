@@ -21,7 +21,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from ..config import Settings
-from ..errors import RateLimited
+from ..errors import RateLimited, wait_message
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ RULES = {
     "reset_ip": "rate_login_per_ip",
     # Guessing the current password through the change-password form: same rule as logins.
     "password_change": "rate_login_per_email",
+    # Two-factor codes (sign-in, enrolment, turning it off), per account: same rule as logins.
+    "code": "rate_login_per_email",
 }
 
 
@@ -93,6 +95,45 @@ async def allow(ctx: Ctx, rule: str, key: str) -> bool:
     except Exception as exc:
         _warn_unavailable(exc)
         return True
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt counted against a bucket until it turns out to have succeeded."""
+
+    rule: str
+    key: str | None
+    counted: bool
+
+
+async def attempt(ctx: Ctx, rule: str, key: str | None) -> Attempt:
+    """Count an attempt whose outcome is not known yet (a password, a code); RateLimited
+    (saying how many minutes to wait) when the bucket is full. Call `succeeded` if it did,
+    so that only failures count.
+
+    Counting first and giving back on success, rather than counting each failure after
+    it, is what stops a burst of parallel guesses: they all count while they are checked."""
+    if not key:
+        return Attempt(rule, key, counted=False)
+    try:
+        await hit(ctx, rule, key)
+    except RateLimited as exc:
+        exc.message = wait_message(exc.retry_after)
+        raise
+    return Attempt(rule, key, counted=True)
+
+
+async def succeeded(ctx: Ctx, *attempts: Attempt) -> None:
+    """These attempts succeeded: take them off their counters. (A give-back that lands
+    after its window rolled over leaves the new window one lower: at most one extra try.)"""
+    limiter = _limiter(ctx)
+    for done in attempts:
+        if not done.counted:
+            continue
+        try:
+            await limiter.strategy.hit(limiter.items[done.rule], done.rule, done.key, cost=-1)
+        except Exception as exc:
+            _warn_unavailable(exc)
 
 
 _last_warning = 0.0

@@ -26,6 +26,8 @@ import socketio
 from redis import asyncio as aioredis
 
 from ..services.events import presence_room
+from ..services.sessions import is_session_room
+from .sessions import disconnect_members
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,15 @@ class ClusterManager(socketio.AsyncRedisManager):
             if rooms:
                 await self._write(srem={room: [sid] for room in rooms})
         return result
+
+    async def _handle_close_room(self, message):
+        # A session room is closed when its session ends (sign-out): its sockets go with it,
+        # on every process (app/sockets/sessions.py). python-socketio calls this for the
+        # close here and for each close another process publishes.
+        room, namespace = message.get("room"), message.get("namespace") or "/"
+        if is_session_room(room):
+            await disconnect_members(self, namespace, room)
+        return await super()._handle_close_room(message)
 
     def _key(self, host: str, room: str) -> str:
         return f"{PREFIX}:{host}:{room}"

@@ -23,6 +23,7 @@ from ..security import (
 from ..services import client, users
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
+from . import sessions
 from .transport import use_websocket_compression
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,12 @@ Handler = Callable[[Ctx, str, Identity, dict], Awaitable[dict]]
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    client_manager = None
     if settings.redis_url:  # several processes as one: emits and presence go through Redis
         from .cluster import ClusterManager
 
         client_manager = ClusterManager(settings.redis_url)
+    else:
+        client_manager = sessions.LocalManager()
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager,
@@ -102,8 +104,13 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         if identity.is_agent:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
+            await sessions.watch(sio, ctx, sid, identity)  # ends with its sign-in session
         else:
             await sio.enter_room(sid, guest_room(identity.id))
+
+    @sio.event
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        await sessions.forget(sio, sid)
 
     for name, handler in chat.HANDLERS.items():
         sio.on(name, _answering(sio, ctx, name, handler))

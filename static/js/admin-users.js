@@ -1,4 +1,5 @@
-// /admin/users: create accounts, rename, change role, deactivate and reactivate.
+// /admin/users: invite people, rename, change role, deactivate and reactivate, resend an
+// invitation, reset someone's two-factor sign-in.
 import { api } from "./chat-core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -56,17 +57,36 @@ function row(user) {
   const email = document.createElement("span");
   email.textContent = user.email;
   const status = document.createElement("span");
-  status.textContent = user.active ? "active" : "deactivated";
+  status.textContent = !user.active ? "deactivated" : user.invited ? "invited" : "active";
   if (user.id === root.dataset.userId) status.textContent += " (you)";
+  const twoFactor = document.createElement("span");
+  twoFactor.textContent = user.two_factor ? "on" : "off";
 
-  tr.append(cell(name), cell(email), cell(role), cell(status), cell(save, " ", toggle));
+  const actions = [save, " ", toggle];
+  if (user.active && user.invited) {
+    actions.push(" ", button("Resend invitation", () => act(`/api/admin/users/${user.id}/invitation`, "POST",
+      undefined, `A new invitation is on its way to ${user.email}.`)));
+  }
+  if (user.two_factor) {
+    // Two clicks: the first asks, in the button itself, whether this is meant.
+    const reset = button("Reset two-factor", () => {
+      if (reset.dataset.armed) return act(`/api/admin/users/${user.id}/two-factor/reset`, "POST", undefined,
+        `Two-factor sign-in is off for ${user.name}; they can set it up again after signing in.`);
+      reset.dataset.armed = "1";
+      reset.textContent = "Confirm: reset two-factor";
+    });
+    actions.push(" ", reset);
+  }
+  tr.append(cell(name), cell(email), cell(role), cell(status), cell(twoFactor), cell(...actions));
   return tr;
 }
 
-async function act(path, method, body) {
+async function act(path, method, body, done) {
   showError($("users-error"), null);
+  showError($("create-ok"), null);
   try {
     await api(path, { method, body });
+    if (done) showError($("create-ok"), done);
   } catch (error) {
     showError($("users-error"), error.message);
   }
@@ -87,9 +107,11 @@ $("create-form").addEventListener("submit", async (event) => {
   const form = event.currentTarget;
   const body = Object.fromEntries(new FormData(form));
   showError($("create-error"), null);
+  showError($("create-ok"), null);
   try {
-    await api("/api/admin/users", { method: "POST", body });
+    const { user } = await api("/api/admin/users", { method: "POST", body });
     form.reset();
+    showError($("create-ok"), `Invitation sent to ${user.email}.`);
     await load();
   } catch (error) {
     showError($("create-error"), error.message);

@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app import clock
+from app.errors import MESSAGES
 from app.security import SESSION_COOKIE
 from tests.conftest import PASSWORD, cookie_header, free_port, login
 
@@ -27,12 +28,17 @@ async def admin_session(http, admin):
     return session
 
 
-async def test_admin_creates_lists_and_edits_accounts(admin_session, http):
+async def test_admin_invites_lists_and_edits_accounts(admin_session, http, inbox):
     status, body = await status_of(admin_session, "POST", "/api/admin/users", json={
-        "email": "Bea@Example.com", "name": "Bea", "password": "long-password-1", "role": "agent"})
-    assert status == 201 and body["user"]["email"] == "bea@example.com"
+        "email": "Bea@Example.com", "name": "Bea", "role": "agent"})
+    assert status == 201 and body["user"]["email"] == "bea@example.com" and body["user"]["invited"]
     assert "password_hash" not in body["user"]
     user_id = body["user"]["id"]
+    _, message = await inbox.next()
+    token = welcome_link(message).split("token=")[1]
+    status, _ = await status_of(http(), "POST", "/api/auth/accept-invitation",
+                                json={"token": token, "password": "long-password-1"})
+    assert status == 200
     await login(http(), {"email": "bea@example.com", "password": "long-password-1"})
 
     status, body = await status_of(admin_session, "PATCH", f"/api/admin/users/{user_id}",
@@ -40,19 +46,22 @@ async def test_admin_creates_lists_and_edits_accounts(admin_session, http):
     assert status == 200 and (body["user"]["name"], body["user"]["role"]) == ("Bea B.", "admin")
     status, body = await status_of(admin_session, "GET", "/api/admin/users")
     assert {u["email"] for u in body["users"]} == {"ada@example.com", "bea@example.com"}
+    assert not any(u["invited"] for u in body["users"])
 
 
 @pytest.mark.parametrize("payload,field", [
-    ({"email": "not-an-email", "name": "X", "password": "long-password-1", "role": "agent"}, "email"),
-    ({"email": "x@example.com", "name": "", "password": "long-password-1", "role": "agent"}, "name"),
-    ({"email": "x@example.com", "name": "X", "password": "short", "role": "agent"}, "password"),
-    ({"email": "x@example.com", "name": "X", "password": "long-password-1", "role": "root"}, "role"),
+    ({"email": "not-an-email", "name": "X", "role": "agent"}, "email"),
+    ({"email": "x@example.com", "name": "", "role": "agent"}, "name"),
+    ({"email": "x@example.com", "name": "X", "role": "root"}, "role"),
+    # Admins do not choose other people's passwords: an invitation lets the person do it.
+    ({"email": "x@example.com", "name": "X", "password": "long-password-1", "role": "agent"}, "password"),
 ])
-async def test_bad_account_input_is_invalid_and_writes_nothing(admin_session, live_server, payload, field):
+async def test_bad_account_input_is_invalid_and_writes_nothing(admin_session, live_server, inbox, payload, field):
     status, body = await status_of(admin_session, "POST", "/api/admin/users", json=payload)
     assert status == 422 and body["error"]["code"] == "invalid" and body["error"]["field"] == field
     assert await live_server.ctx.db.users.count_documents({}) == 1
     assert await live_server.ctx.db.audit_events.count_documents({"action": "user.create"}) == 0
+    assert inbox.received.empty()
 
 
 async def test_patch_rejects_unknown_fields(admin_session, agent):
@@ -87,16 +96,22 @@ async def test_deactivated_agent_loses_live_socket_within_a_second_and_cookie(
     await asyncio.wait_for(disconnected.wait(), timeout=1.0)
     async with agent_session.get("/api/auth/me") as resp:
         assert resp.status == 401
-    status, _ = await status_of(agent_session, "POST", "/api/auth/login",
-                                json={"email": agent["email"], "password": PASSWORD})
-    assert status == 401
+    # The right password: told the account is deactivated (a wrong one learns nothing).
+    status, body = await status_of(agent_session, "POST", "/api/auth/login",
+                                   json={"email": agent["email"], "password": PASSWORD})
+    assert status == 403 and body["error"]["message"] == MESSAGES["deactivated"]
+    assert "deactivated" in body["error"]["message"]
+    status, body = await status_of(agent_session, "POST", "/api/auth/login",
+                                   json={"email": agent["email"], "password": "not-the-password"})
+    assert status == 401 and body["error"]["message"] == MESSAGES["bad_credentials"]
 
     status, body = await status_of(admin_session, "POST", f"/api/admin/users/{agent['id']}/reactivate")
     assert status == 200 and body["user"]["active"] is True
     await login(agent_session, agent)
 
 
-async def test_the_last_active_admin_cannot_deactivate_or_demote_themself(admin_session, admin, http, live_server):
+async def test_the_last_active_admin_cannot_deactivate_or_demote_themself(admin_session, admin, http, live_server,
+                                                                         inbox):
     for method, path, payload in [("POST", f"/api/admin/users/{admin['id']}/deactivate", None),
                                   ("PATCH", f"/api/admin/users/{admin['id']}", {"role": "agent"})]:
         status, body = await status_of(admin_session, method, path, json=payload)
@@ -105,7 +120,8 @@ async def test_the_last_active_admin_cannot_deactivate_or_demote_themself(admin_
     assert me["role"] == "admin" and me["active"] is True
     # With a second admin, stepping down is allowed.
     status, body = await status_of(admin_session, "POST", "/api/admin/users", json={
-        "email": "b@example.com", "name": "Bo", "password": "long-password-1", "role": "admin"})
+        "email": "b@example.com", "name": "Bo", "role": "admin"})
+    await inbox.next()  # the invitation, sent before the test ends
     status, body = await status_of(admin_session, "PATCH", f"/api/admin/users/{admin['id']}",
                                    json={"role": "agent"})
     assert status == 200 and body["user"]["role"] == "agent"
@@ -176,6 +192,12 @@ def settings(settings, inbox):
 def reset_link(message) -> str:
     body = message.get_payload(decode=True).decode()
     [link] = re.findall(r"\S+/reset-password\?token=\S+", body)
+    return link
+
+
+def welcome_link(message) -> str:
+    body = message.get_payload(decode=True).decode()
+    [link] = re.findall(r"\S+/welcome\?token=\S+", body)
     return link
 
 

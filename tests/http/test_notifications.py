@@ -178,6 +178,7 @@ async def test_read_notifications_are_deleted_after_their_retention_unread_ones_
     later = clock.utcnow() + timedelta(seconds=retention + 60)
     monkeypatch.setattr("app.store.engine.datetime", _shifted(later))
     await live_server.ctx.db.client.purge_expired()
+    admin_session = await signed_in(http, admin)  # a month later: the old session expired too
     inbox = await get_json(admin_session, "/api/notifications")
     assert [n["read"] for n in inbox["notifications"]] == [False]  # the unread one stays
     assert first["id"] not in [n["id"] for n in inbox["notifications"]]

@@ -23,15 +23,42 @@ async def test_dashboard_needs_a_signed_in_agent(http, agent_session, guest):
 
 @pytest.mark.parametrize("target,expected", [
     ("/dashboard", "/dashboard"),
+    ("/admin/users?x=1", "/admin/users?x=1"),
     ("https://evil.example/", "/dashboard"),
+    ("http:evil.example", "/dashboard"),
+    ("javascript:alert(1)", "/dashboard"),
+    ("evil.example", "/dashboard"),
     ("//evil.example/x", "/dashboard"),
     ("/\\evil.example", "/dashboard"),
+    ("\\\\evil.example", "/dashboard"),
+    ("/%09/evil.example", "/dashboard"),  # a tab: browsers drop it and read //evil.example
+    ("/%0A/evil.example", "/dashboard"),
+    ("/%0D%0A/evil.example", "/dashboard"),
+    ("/%00/evil.example", "/dashboard"),
+    ("/%20/evil.example", "/dashboard"),
+    ("/%E2%80%A8/evil.example", "/dashboard"),
+    ("/%2509/evil.example", "/dashboard"),  # encoded twice: a tab once decoded
+    ("/%252F/evil.example", "/dashboard"),
+    ("/%2F/evil.example", "/dashboard"),
+    ("/%5Cevil.example", "/dashboard"),
+    ("%2F%2Fevil.example", "/dashboard"),
+    ("", "/dashboard"),
 ])
 async def test_login_page_only_returns_to_local_paths(http, target, expected):
     status, _, html = await fetch(http(), f"/login?next={target}")
     assert status == 200
-    assert f'value="{expected}"' in html or f'data-next="{expected}"' in html
+    assert f'data-next="{expected.replace("&", "&amp;")}"' in html
     assert "evil.example" not in html
+
+
+def test_local_path_refuses_control_characters_backslashes_and_other_hosts():
+    from app.http.pages import local_path
+
+    for hostile in ("/\t/evil.example", "/\n/evil.example", "/\r\n/x", "/\x00", "/\x7f", "/\u2028/x",
+                    "//evil.example", "/\\evil.example", "/ok\\..\\..", "https://evil.example", None, 5,
+                    "/" + "a" * 2001):
+        assert local_path(hostile, fallback="/dashboard") == "/dashboard", repr(hostile)
+    assert local_path("/notifications?unread=1#top", fallback="/dashboard") == "/notifications?unread=1#top"
 
 
 async def test_widget_and_login_pages_are_served_with_labelled_inputs_and_no_inline_script(http):

@@ -1,6 +1,7 @@
 """Rate limits: the right count gives 429 with Retry-After (or rate_limited with
 retry_after on a socket), and one IP's, e-mail's or guest's bucket never blocks another's."""
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -54,6 +55,49 @@ async def test_login_is_limited_per_email_and_other_emails_are_not_blocked(http,
     status, _, _ = await post(session, "/api/auth/login",
                               {"email": admin["email"], "password": PASSWORD}, ip("198.51.100.99"))
     assert status == 200
+
+
+async def test_successful_sign_ins_do_not_count_against_either_limit(http, agent, admin):
+    """An agent signing in ten times, and an office where everyone signs in from one
+    address, are never locked out: only failures count (4 per IP, 3 per e-mail here)."""
+    for _ in range(10):
+        for account in (agent, admin):
+            status, _, body = await post(http(), "/api/auth/login",
+                                         {"email": account["email"], "password": PASSWORD}, ip("192.0.2.7"))
+            assert status == 200, body
+    for _ in range(3):
+        status, _, _ = await post(http(), "/api/auth/login",
+                                  {"email": agent["email"], "password": "wrong"}, ip("192.0.2.7"))
+        assert status == 401
+    status, _, _ = await post(http(), "/api/auth/login",
+                              {"email": admin["email"], "password": PASSWORD}, ip("192.0.2.7"))
+    assert status == 200  # 3 failures from this address so far: under its limit of 4
+
+
+async def test_the_429_says_how_many_minutes_to_wait(http, agent):
+    for _ in range(3):
+        await post(http(), "/api/auth/login", {"email": agent["email"], "password": "wrong"}, ip("192.0.2.8"))
+    status, retry_after, body = await post(http(), "/api/auth/login",
+                                           {"email": agent["email"], "password": PASSWORD}, ip("192.0.2.9"))
+    assert status == 429
+    minutes = -(-int(retry_after) // 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    assert body["error"]["message"] == f"Too many failed attempts. Try again in {minutes} {unit}."
+    assert 1 <= minutes <= 10
+
+
+async def test_a_burst_of_parallel_guesses_is_held_to_the_limit(http, agent, live_server):
+    """Attempts count while they are being checked: twenty guesses sent at once cannot all
+    slip under a limit of three."""
+    async def guess(n):
+        status, _, _ = await post(http(), "/api/auth/login",
+                                  {"email": agent["email"], "password": f"guess-{n}"}, ip(f"198.51.100.{n}"))
+        return status
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(20)))
+    assert statuses.count(401) == 3 and statuses.count(429) == 17
+    failed = await live_server.ctx.db.audit_events.count_documents({"action": "auth.login_failed"})
+    assert failed == 3  # only three passwords were ever checked
 
 
 async def test_chat_starts_are_limited_per_guest(http, live_server):

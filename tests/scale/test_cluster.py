@@ -204,16 +204,20 @@ async def test_delivery_and_presence_resume_after_a_redis_restart(nodes, chat, r
     await eventually(lambda: presence.guest_in_ticket_room(b.ctx, ticket=ticket), timeout=10)
 
 
-async def test_a_rate_limit_counts_attempts_on_both_nodes(nodes, browsers, chat):
-    """Sign-in attempts per e-mail (5 per 10 minutes) are one count, wherever they land. The
-    agent's own sign-in on node B (the chat fixture) was the first."""
+async def test_a_rate_limit_counts_failed_attempts_on_both_nodes(nodes, browsers, chat):
+    """Failed sign-ins per e-mail (5 per 10 minutes) are one count, wherever they land; a
+    successful one (the agent's own, on node B, in the chat fixture, and one more here) is
+    given back in Redis and does not count."""
     a, b = nodes
     wrong = {"email": chat["agent"]["email"], "password": "not-the-password"}
     statuses = []
-    for node in (a, b, a, b, a):
+    for node in (a, b, a, b, None, a, b):
+        if node is None:
+            await login(browsers(a), chat["agent"])
+            continue
         async with browsers(node).post("/api/auth/login", json=wrong) as resp:
             statuses.append((resp.status, resp.headers.get("Retry-After")))
-    assert [s for s, _ in statuses] == [401, 401, 401, 401, 429]
+    assert [s for s, _ in statuses] == [401, 401, 401, 401, 401, 429]
     assert int(statuses[-1][1]) > 0
     # another e-mail's bucket is its own
     other = {"email": "someone-else@example.com", "password": "x"}
@@ -242,3 +246,32 @@ async def test_deactivating_an_agent_on_one_node_cuts_their_sockets_on_both(node
     for node in (a, b):
         with pytest.raises(socketio.exceptions.ConnectionError):
             await node.connect(chat["agent_cookie"])
+
+
+async def test_logout_on_one_node_cuts_that_sessions_sockets_on_both_within_a_second(nodes, browsers, chat):
+    """Signing out through node A ends the session for both nodes at once: the cookie is
+    refused on B, and the sockets opened with it on A and on B are cut; another session of
+    the same agent (another browser, on B) keeps its socket."""
+    a, b = nodes
+    on_a = await a.connect(chat["agent_cookie"])
+    on_b = await b.connect(chat["agent_cookie"])
+    other_browser = browsers(b)
+    await login(other_browser, chat["agent"])
+    other = await b.connect(cookie_header(other_browser))
+    cut = [asyncio.Event(), asyncio.Event()]
+    for client, event in zip((on_a, on_b), cut, strict=True):
+        client.sio.on("disconnect", lambda *_, event=event: event.set())
+
+    signing_out = browsers(a)
+    signing_out.cookie_jar.update_cookies({"sc_session": chat["agent_cookie"].split("sc_session=")[1]})
+    started = time.monotonic()
+    async with signing_out.post("/api/auth/logout", headers={"X-Requested-With": "fetch", "Origin": a.url}) as resp:
+        assert resp.status == 200
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in cut)), 1.0)
+    assert time.monotonic() - started < 1.0
+    stale = browsers(b)
+    stale.cookie_jar.update_cookies({"sc_session": chat["agent_cookie"].split("sc_session=")[1]})
+    async with stale.get("/api/auth/me") as resp:
+        assert resp.status == 401
+    await asyncio.sleep(0.2)
+    assert other.sio.connected

@@ -1,7 +1,7 @@
 from dataclasses import replace
 
 from app import security
-from app.services import users
+from app.services import sessions, users
 
 
 async def test_start_up_creates_the_configured_admin_once_and_demo_accounts(live_server):
@@ -18,7 +18,9 @@ async def test_start_up_creates_the_configured_admin_once_and_demo_accounts(live
 
 async def test_a_deactivated_or_version_bumped_account_loses_its_token(live_server, agent):
     ctx = live_server.ctx
-    signed_in = await users.sign_in(ctx.db, email=agent["email"], password=agent["password"], settings=ctx.settings)
-    assert (await users.identity_from_token(ctx.db, signed_in.token, ctx.settings)).id == agent["id"]
+    user = await users.check_credentials(ctx.db, email=agent["email"], password=agent["password"],
+                                         settings=ctx.settings)
+    started = await sessions.start(ctx, user=user)
+    assert (await users.identity_from_token(ctx.db, started.token, ctx.settings)).id == agent["id"]
     await ctx.db.users.update_one({"email": agent["email"]}, {"$inc": {"token_version": 1}})
-    assert await users.identity_from_token(ctx.db, signed_in.token, ctx.settings) is None
+    assert await users.identity_from_token(ctx.db, started.token, ctx.settings) is None

@@ -1,0 +1,224 @@
+"""The `users` collection: agent and admin accounts.
+
+Fields: email (unique, lower-cased), name, role, password_hash (None until an invitation is
+accepted), token_version, active, created_at, last_seen_at; password_reset and invitation
+({token_hash, expires_at, ...}, only while a link is out); totp ({secret, enabled_at,
+last_step}) and totp_pending ({secret, created_at}) for two-factor sign-in, backup_codes
+(hashes). Callers pass ObjectIds and validated values; see app/store/__init__.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from ..db import Database
+
+AFTER = ReturnDocument.AFTER
+MANY = 1000  # accounts are few; every list is bounded all the same
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def by_id(db: Database, *, user_id: ObjectId) -> dict | None:
+    return await db.users.find_one({"_id": user_id})
+
+
+async def by_email(db: Database, *, email: str) -> dict | None:
+    return await db.users.find_one({"email": email})
+
+
+async def active_by_email(db: Database, *, email: str) -> dict | None:
+    return await db.users.find_one({"email": email, "active": True})
+
+
+async def email_taken(db: Database, *, email: str) -> bool:
+    return await db.users.find_one({"email": email}, {"_id": 1}) is not None
+
+
+async def all_by_name(db: Database, *, limit: int = MANY) -> list[dict]:
+    return await db.users.find({}).sort([("name", 1), ("_id", 1)]).to_list(limit)
+
+
+async def active_with_roles(db: Database, *, roles: tuple[str, ...], limit: int = MANY) -> list[dict]:
+    return await db.users.find({"active": True, "role": {"$in": list(roles)}}).sort(
+        [("name", 1), ("_id", 1)]).to_list(limit)
+
+
+async def active_admin_ids(db: Database, *, limit: int = MANY) -> list[ObjectId]:
+    admins = await db.users.find({"active": True, "role": "admin"}, {"_id": 1}).to_list(limit)
+    return [a["_id"] for a in admins]
+
+
+async def count_active_admins(db: Database, *, excluding: ObjectId | None = None) -> int:
+    query: dict = {"role": "admin", "active": True}
+    if excluding is not None:
+        query["_id"] = {"$ne": excluding}
+    return await db.users.count_documents(query)
+
+
+# --- creating and editing -----------------------------------------------------------------
+
+
+async def insert(db: Database, *, user: dict) -> dict | None:
+    """Store a new account; None when the e-mail is taken."""
+    try:
+        result = await db.users.insert_one(user)
+    except DuplicateKeyError:
+        return None
+    return {**user, "_id": result.inserted_id}
+
+
+async def set_fields(db: Database, *, user_id: ObjectId, fields: dict) -> dict | None:
+    """Name and role (the caller decides which fields may change)."""
+    return await db.users.find_one_and_update({"_id": user_id}, {"$set": fields}, return_document=AFTER)
+
+
+async def restore_role(db: Database, *, user_id: ObjectId, role: str, active: bool) -> None:
+    await db.users.update_one({"_id": user_id}, {"$set": {"role": role, "active": active}})
+
+
+async def deactivate(db: Database, *, user_id: ObjectId) -> dict | None:
+    """Switch an active account off; outstanding links die and old tokens stop working.
+    None if it was not active."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "active": True},
+        {"$set": {"active": False}, "$inc": {"token_version": 1},
+         "$unset": {"password_reset": "", "invitation": ""}},
+        return_document=AFTER,
+    )
+
+
+async def reactivate(db: Database, *, user_id: ObjectId) -> dict | None:
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "active": False}, {"$set": {"active": True}}, return_document=AFTER)
+
+
+async def mark_signed_in(db: Database, *, user_id: ObjectId, at: datetime) -> None:
+    await db.users.update_one({"_id": user_id}, {"$set": {"last_seen_at": at}})
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+
+async def replace_hash(db: Database, *, user_id: ObjectId, old_hash: str, new_hash: str) -> None:
+    """The same password stored a newer way, unless it changed meanwhile."""
+    await db.users.update_one({"_id": user_id, "password_hash": old_hash},
+                              {"$set": {"password_hash": new_hash}})
+
+
+async def change_password(db: Database, *, user_id: ObjectId, token_version: int,
+                          password_hash: str) -> dict | None:
+    """A new password, raising token_version; None if the account changed meanwhile."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "token_version": token_version},
+        {"$set": {"password_hash": password_hash}, "$inc": {"token_version": 1},
+         "$unset": {"password_reset": ""}},
+        return_document=AFTER,
+    )
+
+
+async def set_reset_link(db: Database, *, user_id: ObjectId, token_hash: str,
+                         expires_at: datetime) -> None:
+    await db.users.update_one(
+        {"_id": user_id},
+        {"$set": {"password_reset": {"token_hash": token_hash, "expires_at": expires_at}}},
+    )
+
+
+async def use_reset_link(db: Database, *, token_hash: str, now: datetime,
+                         password_hash: str) -> dict | None:
+    """Set the password through an unexpired reset link of an active account, once (an
+    invitation still out is then spent too: the person has chosen a password)."""
+    return await db.users.find_one_and_update(
+        {"password_reset.token_hash": token_hash, "password_reset.expires_at": {"$gt": now},
+         "active": True},
+        {"$set": {"password_hash": password_hash}, "$inc": {"token_version": 1},
+         "$unset": {"password_reset": "", "invitation": ""}},
+        return_document=AFTER,
+    )
+
+
+# --- invitations --------------------------------------------------------------------------
+
+
+async def set_invitation(db: Database, *, user_id: ObjectId, token_hash: str, expires_at: datetime,
+                         sent_at: datetime) -> dict | None:
+    """A new invitation link, replacing any earlier one; only while the person has not
+    chosen a password yet (None otherwise)."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "password_hash": None, "active": True},
+        {"$set": {"invitation": {"token_hash": token_hash, "expires_at": expires_at,
+                                 "sent_at": sent_at}}},
+        return_document=AFTER,
+    )
+
+
+async def accept_invitation(db: Database, *, token_hash: str, now: datetime,
+                            password_hash: str) -> dict | None:
+    """Set the first password through an unexpired invitation, once."""
+    return await db.users.find_one_and_update(
+        {"invitation.token_hash": token_hash, "invitation.expires_at": {"$gt": now},
+         "active": True, "password_hash": None},
+        {"$set": {"password_hash": password_hash, "invitation_accepted_at": now},
+         "$unset": {"invitation": "", "password_reset": ""}},
+        return_document=AFTER,
+    )
+
+
+# --- two-factor sign-in -------------------------------------------------------------------
+
+
+async def start_totp_enrolment(db: Database, *, user_id: ObjectId, secret: str,
+                               at: datetime) -> dict | None:
+    """Keep a new secret until the person confirms it with a code; None if two-factor
+    sign-in is already on."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "totp": None},
+        {"$set": {"totp_pending": {"secret": secret, "created_at": at}}},
+        return_document=AFTER,
+    )
+
+
+async def enable_totp(db: Database, *, user_id: ObjectId, secret: str, step: int,
+                      backup_code_hashes: list[str], at: datetime) -> dict | None:
+    """Turn the pending secret on (the code of `step` confirmed it, so that step is spent).
+    None if it is not the pending secret any more, or two-factor sign-in is on already."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "totp": None, "totp_pending.secret": secret},
+        {"$set": {"totp": {"secret": secret, "enabled_at": at, "last_step": step},
+                  "backup_codes": backup_code_hashes},
+         "$unset": {"totp_pending": ""}},
+        return_document=AFTER,
+    )
+
+
+async def spend_totp_step(db: Database, *, user_id: ObjectId, secret: str, step: int) -> bool:
+    """Record that the code of this time step was used; False if it (or a later one) was
+    used already, so that no code is accepted twice, even by two requests at once."""
+    result = await db.users.update_one(
+        {"_id": user_id, "totp.secret": secret, "totp.last_step": {"$lt": step}},
+        {"$set": {"totp.last_step": step}},
+    )
+    return result.modified_count == 1
+
+
+async def spend_backup_code(db: Database, *, user_id: ObjectId, code_hash: str) -> dict | None:
+    """Remove one backup code as it is used; None if it is not (or no longer) there."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "totp": {"$ne": None}, "backup_codes": code_hash},
+        {"$pull": {"backup_codes": code_hash}},
+        return_document=AFTER,
+    )
+
+
+async def disable_totp(db: Database, *, user_id: ObjectId) -> dict | None:
+    """Two-factor sign-in off, with its secret and backup codes; None if it was off."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id, "totp": {"$ne": None}},
+        {"$set": {"totp": None, "backup_codes": []}, "$unset": {"totp_pending": ""}},
+        return_document=AFTER,
+    )
