@@ -57,8 +57,10 @@ async def reset_password_page(request: web.Request) -> dict:
 @routes.get("/api/admin/users", name="admin_users_list")
 async def list_users(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
-    found = await accounts.list_users(request.app[ctx_key], identity=caller)
-    return web.json_response({"users": [payloads.user(u) for u in found]})
+    page = await accounts.list_users(request.app[ctx_key], identity=caller,
+                                     after=request.query.get("after"), limit=request.query.get("limit"))
+    return web.json_response({"users": [payloads.user(u) for u in page.users],
+                              "next_cursor": page.next_cursor})
 
 
 @routes.post("/api/admin/users", name="admin_users_create")

@@ -16,7 +16,18 @@ from .. import clock, security
 from ..errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from ..security import Identity
 from ..store import users as store_users
-from . import audit, client, mail, presence, ratelimit, sessions, twofactor, users, validate
+from . import (
+    audit,
+    client,
+    cursors,
+    mail,
+    presence,
+    ratelimit,
+    sessions,
+    twofactor,
+    users,
+    validate,
+)
 from .context import Ctx
 
 # The audit actions written here and in twofactor.py (for the audit page's filter).
@@ -186,9 +197,20 @@ async def sign_out_everywhere(ctx: Ctx, *, identity: Identity) -> None:
 # --- admins manage accounts -----------------------------------------------------------
 
 
-async def list_users(ctx: Ctx, *, identity: Identity) -> list[dict]:
+@dataclass
+class UserPage:
+    users: list[dict]
+    next_cursor: str | None
+
+
+async def list_users(ctx: Ctx, *, identity: Identity, after: object = None,
+                     limit: object = None) -> UserPage:
+    """Every account by name, a page at a time (never cut off at a fixed count)."""
     _require_admin(identity)
-    return await store_users.all_by_name(ctx.db)
+    size = validate.limit(limit, default=100, maximum=500)
+    docs, more = await store_users.page_by_name(ctx.db, after=cursors.decode_name(after), size=size)
+    last = docs[-1] if docs and more else None
+    return UserPage(users=docs, next_cursor=cursors.encode_name(last["name"], last["_id"]) if last else None)
 
 
 async def get(ctx: Ctx, user_id: object) -> dict:

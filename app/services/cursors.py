@@ -43,6 +43,24 @@ def next_cursor(docs: list[dict], more: bool, field: str) -> str | None:
     return encode(docs[-1][field], docs[-1]["_id"]) if more and docs else None
 
 
+def encode_name(name: str, oid: ObjectId) -> str:
+    """A cursor for lists in (name, _id) order (accounts)."""
+    return base64.urlsafe_b64encode(f"{oid}.{name}".encode()).decode().rstrip("=")
+
+
+def decode_name(value: object, field: str = "after") -> tuple[str, ObjectId] | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 400:
+        raise Invalid(f"{field} is not a valid cursor.", field=field)
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        oid, name = raw.split(".", 1)
+        return name, ObjectId(oid)
+    except Exception:
+        raise Invalid(f"{field} is not a valid cursor.", field=field) from None
+
+
 SEQ_MAX = 2**53  # what a JavaScript number holds exactly
 
 

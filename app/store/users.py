@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from ..db import Database
 
 AFTER = ReturnDocument.AFTER
-MANY = 1000  # accounts are few; every list is bounded all the same
+BATCH = 500  # accounts read per query where every one of them is wanted
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -39,17 +39,44 @@ async def email_taken(db: Database, *, email: str) -> bool:
     return await db.users.find_one({"email": email}, {"_id": 1}) is not None
 
 
-async def all_by_name(db: Database, *, limit: int = MANY) -> list[dict]:
-    return await db.users.find({}).sort([("name", 1), ("_id", 1)]).to_list(limit)
+NamePosition = tuple[str, ObjectId]
 
 
-async def active_with_roles(db: Database, *, roles: tuple[str, ...], limit: int = MANY) -> list[dict]:
-    return await db.users.find({"active": True, "role": {"$in": list(roles)}}).sort(
-        [("name", 1), ("_id", 1)]).to_list(limit)
+def _after_name(query: dict, after: NamePosition | None) -> dict:
+    if after is None:
+        return query
+    name, oid = after
+    later = {"$or": [{"name": {"$gt": name}}, {"name": name, "_id": {"$gt": oid}}]}
+    return {"$and": [query, later]} if query else later
 
 
-async def active_admin_ids(db: Database, *, limit: int = MANY) -> list[ObjectId]:
-    admins = await db.users.find({"active": True, "role": "admin"}, {"_id": 1}).to_list(limit)
+async def page_by_name(db: Database, *, after: NamePosition | None, size: int,
+                       query: dict | None = None) -> tuple[list[dict], bool]:
+    """Accounts in (name, _id) order after a position; and whether more follow."""
+    docs = await db.users.find(_after_name(query or {}, after)).sort(
+        [("name", 1), ("_id", 1)]).to_list(size + 1)
+    return docs[:size], len(docs) > size
+
+
+async def _every_by_name(db: Database, query: dict, projection: dict | None = None) -> list[dict]:
+    """Every matching account, read a batch at a time: however many, none cut off."""
+    found: list[dict] = []
+    after: NamePosition | None = None
+    while True:
+        batch = await db.users.find(_after_name(query, after), projection).sort(
+            [("name", 1), ("_id", 1)]).to_list(BATCH + 1)
+        found.extend(batch[:BATCH])
+        if len(batch) <= BATCH:
+            return found
+        after = (batch[BATCH - 1].get("name", ""), batch[BATCH - 1]["_id"])
+
+
+async def active_with_roles(db: Database, *, roles: tuple[str, ...]) -> list[dict]:
+    return await _every_by_name(db, {"active": True, "role": {"$in": list(roles)}})
+
+
+async def active_admin_ids(db: Database) -> list[ObjectId]:
+    admins = await _every_by_name(db, {"active": True, "role": "admin"}, {"_id": 1, "name": 1})
     return [a["_id"] for a in admins]
 
 

@@ -93,14 +93,24 @@ async function act(path, method, body, done) {
   await load();
 }
 
-async function load() {
+let nextCursor = null;
+
+/** The first page of accounts (by name), or with `more` the next one below it. */
+async function load({ more = false } = {}) {
   try {
-    const { users } = await api("/api/admin/users");
-    tbody.replaceChildren(...users.map(row));
+    const query = more && nextCursor ? { after: nextCursor } : {};
+    const page = await api("/api/admin/users", { query });
+    const rows = page.users.map(row);
+    if (more) tbody.append(...rows);
+    else tbody.replaceChildren(...rows);
+    nextCursor = page.next_cursor;
+    $("more-users").hidden = !nextCursor;
   } catch (error) {
     showError($("users-error"), error.message);
   }
 }
+
+$("more-users").addEventListener("click", () => load({ more: true }));
 
 $("create-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from app import clock
 from app.errors import MESSAGES
 from app.security import SESSION_COOKIE
-from tests.conftest import PASSWORD, cookie_header, free_port, login
+from tests.conftest import PASSWORD, cookie_header, free_port, login, make_account
 
 
 async def status_of(session, method, path, **kwargs):
@@ -260,3 +260,23 @@ async def test_a_reset_token_works_just_before_the_hour_is_up(http, agent, inbox
     status, _ = await status_of(session, "POST", "/api/auth/reset-password",
                                 json={"token": token, "password": "reset-password-9"})
     assert status == 200
+
+
+async def test_the_account_list_pages_through_every_account_in_name_order(admin_session, live_server):
+    for n in range(230):
+        await make_account(live_server, role="agent", name=f"Agent {n:03d}", email=f"a{n}@example.com")
+    names, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": "100", **({"after": cursor} if cursor else {})}
+        async with admin_session.get("/api/admin/users", params=params) as resp:
+            assert resp.status == 200
+            page = await resp.json()
+        names += [u["name"] for u in page["users"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(names) == 231  # and the admin, none cut off, none twice
+    assert names == sorted(names) and len(set(names)) == len(names)
+    async with admin_session.get("/api/admin/users", params={"after": "not a cursor"}) as resp:
+        assert resp.status == 422
