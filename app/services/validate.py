@@ -11,6 +11,8 @@ from ..errors import Invalid
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# ASCII digits only: str.isdigit() also accepts "²" and other digits that int() refuses.
+_LIMIT_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 def payload(value: Any) -> dict:
@@ -68,7 +70,7 @@ def boolean(value: Any, field: str) -> bool:
 def limit(value: Any, *, default: int, maximum: int = 100) -> int:
     if value is None:
         return default
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _LIMIT_DIGITS.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise Invalid(f"limit must be a whole number from 1 to {maximum}.", field="limit")
