@@ -30,3 +30,124 @@ async def test_a_limit_of_plain_digits_still_pages(http, agent, guest):
     await login(session, agent)
     async with session.get("/api/tickets?limit=0001") as resp:
         assert resp.status == 200 and len((await resp.json())["tickets"]) == 1
+
+
+def json_routes(guest, agent) -> list[tuple[str, str]]:
+    """Every route that reads a JSON body (all of them through middleware.read_json)."""
+    return [
+        ("POST", "/api/auth/login"), ("POST", "/api/auth/password"),
+        ("POST", "/api/auth/forgot-password"), ("POST", "/api/auth/reset-password"),
+        ("POST", "/api/guest/tickets"), ("PATCH", f"/api/tickets/{guest.ticket_id}"),
+        ("POST", f"/api/tickets/{guest.ticket_id}/notes"), ("POST", "/api/admin/users"),
+        ("PATCH", f"/api/admin/users/{agent['id']}"),
+    ]
+
+
+@pytest.fixture
+async def admin_session(http, admin):
+    session = http()
+    await login(session, admin)
+    return session
+
+
+async def counts(live_server) -> dict:
+    db = live_server.ctx.db
+    return {name: await getattr(db, name).count_documents({})
+            for name in ("tickets", "messages", "users", "audit_events", "jobs")}
+
+
+async def nothing_was_written(live_server, before: dict) -> None:
+    assert await counts(live_server) == before
+    assert not live_server.ctx.audit_backlog
+
+
+async def test_json_nested_thirty_thousand_deep_answers_400_on_every_json_route(
+        admin_session, guest, agent, live_server):
+    before = await counts(live_server)
+    for method, path in json_routes(guest, agent):
+        async with admin_session.request(method, path, data="[" * 30_000,
+                                         headers={"Content-Type": "application/json"}) as resp:
+            status, error = await error_of(resp)
+            assert (status, error["code"]) == (400, "invalid"), path
+    async with admin_session.post("/api/guest/tickets", json={"name": [[[[[[[[[[[[[[[[[["G"]]]]]]]]]]]]]]]]]]}) as resp:
+        status, error = await error_of(resp)
+        assert (status, error["code"]) == (422, "invalid") and "nested too deeply" in error["message"]
+    await nothing_was_written(live_server, before)
+
+
+async def test_a_five_thousand_digit_integer_answers_422_naming_the_field_on_every_json_route(
+        admin_session, guest, agent, live_server):
+    before = await counts(live_server)
+    for method, path in json_routes(guest, agent):
+        async with admin_session.request(method, path, data='{"email": %s}' % ("9" * 5000),
+                                         headers={"Content-Type": "application/json"}) as resp:
+            status, error = await error_of(resp)
+            assert (status, error["code"], error["field"]) == (422, "invalid", "email"), path
+    for number in (10**300, -(2**53), 2**63):
+        async with admin_session.patch(f"/api/tickets/{guest.ticket_id}",
+                                       json={"priority": "high", "tags": ["a", number]}) as resp:
+            status, error = await error_of(resp)
+            assert (status, error["field"]) == (422, "tags.1")
+    async with admin_session.post("/api/guest/tickets", data='{"name": NaN, "message": "hi"}',
+                                  headers={"Content-Type": "application/json"}) as resp:
+        assert (await error_of(resp))[0] == 422
+    await nothing_was_written(live_server, before)
+
+
+async def test_an_unknown_or_non_utf8_charset_answers_415_on_every_json_route(
+        admin_session, guest, agent, live_server):
+    before = await counts(live_server)
+    for charset in ("bogus-charset", "utf-16", "latin-1", "rot13"):
+        for method, path in json_routes(guest, agent):
+            async with admin_session.request(
+                    method, path, data=b'{"email": "a@example.com"}',
+                    headers={"Content-Type": f"application/json; charset={charset}"}) as resp:
+                status, error = await error_of(resp)
+                assert (status, error["code"]) == (415, "invalid"), (charset, path)
+    async with admin_session.post("/api/guest/tickets", data=b'{"name": "G", "message": "hi"}',
+                                  headers={"Content-Type": "application/json; charset=UTF-8"}) as resp:
+        assert resp.status == 201
+    before["tickets"] += 1
+    before["messages"] += 1
+    before["audit_events"] += 1
+    await nothing_was_written(live_server, before)
+
+
+async def test_a_body_that_is_not_utf8_answers_400(admin_session):
+    async with admin_session.post("/api/guest/tickets", data=b'{"name": "\xff\xfe", "message": "hi"}',
+                                  headers={"Content-Type": "application/json"}) as resp:
+        assert (await error_of(resp))[0] == 400
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+async def test_a_lone_surrogate_at_sign_in_answers_422_naming_the_field_and_is_not_audited(
+        http, agent, live_server, field):
+    fields = {"email": agent["email"], "password": "correct-horse-battery"}
+    fields[field] = "\ud800"  # json.dumps sends it as the escape \ud800, valid JSON
+    async with http().post("/api/auth/login", json=fields) as resp:
+        status, error = await error_of(resp)
+        assert (status, error["code"], error["field"]) == (422, "invalid", field)
+    assert await live_server.ctx.db.audit_events.count_documents({}) == 0
+    assert not live_server.ctx.audit_backlog
+
+
+async def test_lone_surrogates_answer_422_naming_the_field_on_every_json_route(
+        admin_session, guest, agent, live_server):
+    before = await counts(live_server)
+    bodies = {
+        "/api/guest/tickets": '{"name": "G", "message": "x\\udfff"}',
+        f"/api/tickets/{guest.ticket_id}/notes": '{"body": "\\ud800", "client_msg_id": "n1"}',
+    }
+    for method, path in json_routes(guest, agent):
+        body = bodies.get(path, '{"message": "\\ud83d"}')
+        async with admin_session.request(method, path, data=body,
+                                         headers={"Content-Type": "application/json"}) as resp:
+            status, error = await error_of(resp)
+            assert (status, error["code"]) == (422, "invalid"), path
+            assert error["field"] in ("message", "body"), path
+            assert "not valid text" in error["message"]
+    async with admin_session.post("/api/guest/tickets", data='{"name": "G", "message": "hi", "\\ud800": 1}',
+                                  headers={"Content-Type": "application/json"}) as resp:
+        status, error = await error_of(resp)
+        assert (status, error["field"]) == (422, "\\ud800")
+    await nothing_was_written(live_server, before)
