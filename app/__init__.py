@@ -31,11 +31,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
     from .http import admin, auth, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
-    from .http.middleware import cors_middleware, error_middleware
+    from .http.middleware import cors_middleware, error_middleware, input_middleware
 
     app = web.Application(
         middlewares=[security_headers_middleware, cors_middleware, client_middleware,
-                     csrf_middleware, error_middleware],
+                     csrf_middleware, error_middleware, input_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings

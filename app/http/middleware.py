@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid
+from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid, NotFound
 from ..services import validate
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,40 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 class MalformedBody(Invalid):
     http_status = 400
+
+
+# No route and no static file has a longer path or path segment: the file system refuses
+# a name over 255 bytes (ENAMETOOLONG) and the static handler would fail on it.
+PATH_MAX = 1024
+SEGMENT_MAX = 255
+
+
+@web.middleware
+async def input_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """What every route may read besides the body, checked once for all of them: a path no
+    longer than any we serve (404), headers that are UTF-8 text (400: aiohttp hands bytes
+    that are not as lone surrogates, which would reach the cookie checks and the audit
+    trail), and query and path parameters that encode as text (422 naming the parameter)."""
+    path = request.path
+    if len(path) > PATH_MAX or any(len(segment) > SEGMENT_MAX for segment in path.split("/")):
+        raise NotFound()
+    for name, value in request.headers.items():
+        if not _is_text(name) or not _is_text(value):
+            raise MalformedBody("A request header is not valid UTF-8 text.")
+    for params in (request.query, request.match_info):
+        for name, value in params.items():
+            if not _is_text(name) or not _is_text(value):
+                field = name.encode("utf-8", "backslashreplace").decode("utf-8")[:64]
+                raise Invalid(f"{field} contains characters that are not valid text.", field=field)
+    return await handler(request)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class UnsupportedCharset(Invalid):

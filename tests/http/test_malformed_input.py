@@ -1,6 +1,8 @@
 """Hostile input over HTTP: every malformed request gets a documented error, changes nothing,
 and leaves no ERROR or traceback in the server's log (issue 10)."""
 
+import asyncio
+
 import pytest
 
 from tests.conftest import login
@@ -151,3 +153,47 @@ async def test_lone_surrogates_answer_422_naming_the_field_on_every_json_route(
         status, error = await error_of(resp)
         assert (status, error["field"]) == (422, "\\ud800")
     await nothing_was_written(live_server, before)
+
+
+async def raw_request(live_server, request: bytes) -> tuple[int, bytes]:
+    """Send bytes no HTTP client library would, and read the status and the body."""
+    host, port = live_server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "a" * 256, "a/" * 3000, "css/" + "b" * 300 + ".css"])
+async def test_an_over_long_static_path_answers_404_anonymously(http, name):
+    async with http().get(f"/static/{name}") as resp:
+        assert resp.status == 404
+    async with http().get("/static/css/app.css") as resp:
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize("header", [b"User-Agent: \xed\xa0\x80", b"User-Agent: caf\xe9",
+                                    b"Cookie: sc_session=\xed\xa0\x80", b"Cookie: sc_guest=\x80\x81"])
+async def test_a_header_that_is_not_utf8_answers_400_and_is_not_audited(live_server, agent, header):
+    body = b'{"email": "%s", "password": "wrong-password"}' % agent["email"].encode()
+    for request in (
+        b"GET /api/auth/me HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n" % header,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nX-Requested-With: fetch\r\n"
+        b"%s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (header, len(body), body),
+    ):
+        status, answer = await raw_request(live_server, request)
+        assert status == 400 and b'"code": "invalid"' in answer
+    assert await live_server.ctx.db.audit_events.count_documents({}) == 0
+    assert not live_server.ctx.audit_backlog
+
+
+async def test_escaped_bytes_in_a_query_that_are_not_utf8_never_reach_a_500(admin_session):
+    for query in ("actor=%ED%A0%80", "entity_id=%FF%FE", "action=%C0%80"):
+        async with admin_session.get(f"/api/audit?{query}") as resp:
+            assert resp.status in (200, 422), query
