@@ -239,9 +239,11 @@ def _moment(value: Any, field: str, *, end: bool) -> datetime | None:
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return moment + timedelta(days=1) if end else moment
         moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise Invalid(f"{field} must be a date or time (ISO 8601).", field=field) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # the day after 9999-12-31, or an offset that crosses year 1 or 9999
+        raise Invalid(f"{field} must be between the years 1 and 9999 in UTC.", field=field) from None
 
 
 def _query(filters: Filters) -> dict:

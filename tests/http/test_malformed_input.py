@@ -197,3 +197,21 @@ async def test_escaped_bytes_in_a_query_that_are_not_utf8_never_reach_a_500(admi
     for query in ("actor=%ED%A0%80", "entity_id=%FF%FE", "action=%C0%80"):
         async with admin_session.get(f"/api/audit?{query}") as resp:
             assert resp.status in (200, 422), query
+
+
+@pytest.mark.parametrize("query", [
+    "to=9999-12-31", "from=9999-12-31T23:00:00-05:00", "to=0001-01-01T00:00:00%2B01:00",
+    "from=0001-01-01T00:30:00%2B01:00", "to=9999-12-31T23:59:59.999999-00:01",
+])
+async def test_audit_dates_past_the_year_limits_answer_422_in_json_and_csv(admin_session, query):
+    for path in ("/api/audit", "/api/audit.csv"):
+        for fmt in ("", "&format=csv"):
+            async with admin_session.get(f"{path}?{query}{fmt}") as resp:
+                status, error = await error_of(resp)
+                assert (status, error["code"]) == (422, "invalid"), (path, query)
+                assert error["field"] in ("from", "to")
+
+
+async def test_audit_dates_at_the_year_limits_still_filter(admin_session):
+    async with admin_session.get("/api/audit?from=0001-01-01&to=9999-12-30") as resp:
+        assert resp.status == 200
