@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from . import db as db_module
+from . import wirelog
 from .config import Settings
 from .db import Database
 from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
@@ -33,6 +34,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     from .http.hardening import client_middleware, csrf_middleware, security_headers_middleware
     from .http.middleware import cors_middleware, error_middleware, input_middleware
 
+    wirelog.library_logger(wirelog.HTTP_PARSER_LOGGER)  # requests aiohttp cannot parse: one line
     app = web.Application(
         middlewares=[security_headers_middleware, cors_middleware, client_middleware,
                      csrf_middleware, error_middleware, input_middleware],

@@ -10,6 +10,7 @@ from typing import Any
 
 import socketio
 
+from .. import wirelog
 from ..config import Settings
 from ..errors import MESSAGES, DomainError, Invalid
 from ..security import (
@@ -41,8 +42,10 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
         cors_allowed_origins=list(settings.allowed_origins) or None,
         cors_credentials=True,
-        logger=False,
-        engineio_logger=False,
+        # The libraries' loggers with our filter: a client's malformed input is one
+        # rate-limited WARNING line, not a traceback (app/wirelog.py).
+        logger=wirelog.library_logger(wirelog.SOCKETIO_LOGGER, level=logging.WARNING),
+        engineio_logger=wirelog.library_logger(wirelog.ENGINEIO_LOGGER, level=logging.WARNING),
     )
     use_websocket_compression(sio.eio, settings.ws_compression)
     return sio
