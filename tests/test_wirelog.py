@@ -8,6 +8,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from app import wirelog
 from app.services import validate
+from app.sockets import transport
 
 
 def record(name: str, message: str, error: BaseException | None = None, level=logging.ERROR):
@@ -49,7 +50,9 @@ def test_a_failure_of_our_own_code_keeps_its_error_and_traceback():
 
 def test_refused_wire_input_and_aiohttp_parser_errors_are_client_noise():
     noise = wirelog.ClientNoise()
-    refused = raised(lambda: (_ for _ in ()).throw(wirelog.ClientInputError("bad")))
+    # Raised by our own packet class (app/sockets/transport.py), but about the client's input.
+    refused = raised(lambda: transport.WirePacket(encoded_packet="2[{}]"))
+    assert isinstance(refused, wirelog.ClientInputError)
     ours = record(wirelog.ENGINEIO_LOGGER, "message async handler error", refused)
     parser = record(wirelog.HTTP_PARSER_LOGGER, "Error handling request", BadHttpMessage("bad header"))
     for entry in (ours, parser):

@@ -23,7 +23,7 @@ from ..security import (
 from ..services import client, users, validate
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
-from .transport import use_websocket_compression
+from .transport import WirePacket, use_wire_transport
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,13 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
         cors_allowed_origins=list(settings.allowed_origins) or None,
         cors_credentials=True,
-        # The libraries' loggers with our filter: a client's malformed input is one
-        # rate-limited WARNING line, not a traceback (app/wirelog.py).
+        # Packets decoded our way, and the libraries' loggers with our filter: a client's
+        # malformed input is one rate-limited WARNING line, not a traceback (transport.py).
+        serializer=WirePacket,
         logger=wirelog.library_logger(wirelog.SOCKETIO_LOGGER, level=logging.WARNING),
         engineio_logger=wirelog.library_logger(wirelog.ENGINEIO_LOGGER, level=logging.WARNING),
     )
-    use_websocket_compression(sio.eio, settings.ws_compression)
+    use_wire_transport(sio.eio, compression=settings.ws_compression)
     return sio
 
 

@@ -56,3 +56,17 @@ async def test_text_or_numbers_that_cannot_be_stored_answer_invalid_naming_the_f
     assert (error["code"], error["field"]) == ("invalid", field)
     assert await live_server.ctx.db.messages.count_documents({}) == 1  # the guest's first message
     assert not live_server.ctx.audit_backlog
+
+
+@pytest.mark.parametrize("number", [10**300, -(10**100), 2**64])
+@pytest.mark.parametrize("event", EVENTS)
+async def test_an_integer_of_hundreds_of_digits_anywhere_is_answered_invalid(
+        guest, guest_socket, agent_socket, event, number):
+    # python-engineio refuses JSON integers over 100 digits while decoding: the packet was
+    # dropped with a traceback (logged twice) and the client never heard back.
+    for client in (guest_socket, agent_socket):
+        error = await answers(client, event, {"ticket_id": number})
+        assert (error["code"], error["field"]) == ("invalid", "ticket_id")
+        error = await answers(client, event, {"ticket_id": guest.ticket_id, "x": {"y": [1, number]}})
+        assert (error["code"], error["field"]) == ("invalid", "x.y.1")
+    assert guest_socket.sio.connected and agent_socket.sio.connected
