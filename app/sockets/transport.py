@@ -60,6 +60,9 @@ class WirePacket(socketio.packet.Packet):
     json = _WireJson
 
     def decode(self, encoded_packet: Any) -> int:
+        # The packet type is one ASCII digit: int() would also read "１" (fullwidth) as DISCONNECT.
+        if isinstance(encoded_packet, str) and not encoded_packet[:1].isascii():
+            raise wirelog.ClientInputError("a Socket.IO packet type that is not an ASCII digit")
         try:
             attachments = super().decode(encoded_packet)
         except Exception as exc:
@@ -115,6 +118,9 @@ class CompressedWireWebSocket(WireWebSocket):
 
 
 def _engineio_can_decode(frame: str | bytes) -> bool:
+    # The packet type is one ASCII digit: int() would also read "１" (fullwidth) as CLOSE.
+    if isinstance(frame, str) and not frame[:1].isascii():
+        return False
     try:
         packet_type = engineio.packet.Packet(encoded_packet=frame).packet_type
     except Exception:
