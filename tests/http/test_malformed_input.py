@@ -215,3 +215,18 @@ async def test_audit_dates_past_the_year_limits_answer_422_in_json_and_csv(admin
 async def test_audit_dates_at_the_year_limits_still_filter(admin_session):
     async with admin_session.get("/api/audit?from=0001-01-01&to=9999-12-30") as resp:
         assert resp.status == 200
+
+
+# (A first line that is not HTTP at all aiohttp already logs at DEBUG only.)
+@pytest.mark.parametrize("request_line", [b"GET /api/tickets?limit=\x80 HTTP/1.1", b"GET /static/\xff HTTP/1.1",
+                                          b"GET / HTTP/1.1\r\nBad Header", b"GET /" + b"a" * 9000 + b" HTTP/1.1"])
+async def test_a_request_aiohttp_cannot_parse_answers_400_and_logs_one_warning_line(
+        live_server, caplog, monkeypatch, request_line):
+    from app import wirelog
+
+    monkeypatch.setattr(wirelog.NOISE, "passed", 0)  # the process-wide rate limit, fresh
+    status, _ = await raw_request(live_server, request_line + b"\r\nHost: x\r\n\r\n")
+    assert status == 400
+    [line] = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert line.levelname == "WARNING" and line.exc_info is None
+    assert line.getMessage().startswith("client input refused: Error handling request from 127.0.0.1")
