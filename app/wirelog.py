@@ -4,8 +4,14 @@ aiohttp's HTTP parser, python-engineio and python-socketio log a traceback at ER
 each request or packet they cannot decode (Engine.IO's logger even twice, through a handler
 of its own). Those come from clients, not from a fault of ours, and any client could fill
 the log with them. The filter here turns each into one WARNING line, naming the socket
-where there is one, and lets at most `per_minute` of them through; a record about a failure
-of our own code (a traceback through app/) passes unchanged."""
+where there is one, and lets at most `per_minute` of them through.
+
+Only records known to be about a client's input are changed: aiohttp's parser errors, the
+libraries' messages for a packet or request they could not handle (when the traceback does
+not run through our code: a failure of our connect handler keeps its traceback), their
+once-per-kind request errors ("Invalid session ..."), and what sockets/transport.py logs
+about frames it skips. Everything else (a Redis outage, a failing handler) passes as it
+was logged."""
 
 from __future__ import annotations
 
@@ -27,6 +33,13 @@ socket_id: ContextVar[str | None] = ContextVar("socket_id", default=None)
 ENGINEIO_LOGGER = "engineio.server"
 SOCKETIO_LOGGER = "socketio.server"
 HTTP_PARSER_LOGGER = "aiohttp.server"
+TRANSPORT_LOGGER = "app.sockets.transport"  # only ever logs about frames a client sent
+
+# The libraries' messages when a packet or request from a client failed in their code.
+_CLIENT_FAILURES = frozenset({"message async handler error", "post request handler error",
+                              "Unknown receive error"})
+# python-engineio's _log_error_once ends each of its (client-caused) request errors so.
+_ONCE_SUFFIX = "(further occurrences of this error will be logged with level INFO)"
 
 PER_MINUTE = 30
 LINE_MAX = 300
@@ -70,9 +83,13 @@ def is_client_noise(record: logging.LogRecord) -> bool:
     if record.name == HTTP_PARSER_LOGGER:
         # aiohttp has answered 400 already; other records of this logger are our 500s.
         return isinstance(error, HttpProcessingError)
-    if error is None:  # "Invalid session ...", "Unknown callback received ...": never ours
+    if record.name == TRANSPORT_LOGGER:
         return True
-    return isinstance(error, ClientInputError) or not _through_our_code(error)
+    if not isinstance(record.msg, str):
+        return False
+    if record.msg in _CLIENT_FAILURES:
+        return error is None or isinstance(error, ClientInputError) or not _through_our_code(error)
+    return error is None and record.msg.endswith(_ONCE_SUFFIX)
 
 
 def _through_our_code(error: BaseException) -> bool:

@@ -48,6 +48,23 @@ def test_a_failure_of_our_own_code_keeps_its_error_and_traceback():
     assert noise.filter(server_error) and server_error.levelno == logging.ERROR
 
 
+def test_the_libraries_other_errors_pass_as_they_were_logged():
+    noise = wirelog.ClientNoise()
+    redis = record(wirelog.SOCKETIO_LOGGER, "Cannot receive from redis... retrying in 2 secs")
+    listener = record(wirelog.SOCKETIO_LOGGER, "Unexpected Error in pubsub listening thread",
+                      raised(lambda: int("x")))
+    for entry in (redis, listener):
+        assert noise.filter(entry) and entry.levelno == logging.ERROR
+    assert listener.exc_info is not None
+
+
+def test_the_once_per_kind_request_errors_of_engineio_are_client_noise():
+    noise = wirelog.ClientNoise()
+    entry = record(wirelog.ENGINEIO_LOGGER, "Invalid session abc (further occurrences of this error "
+                                            "will be logged with level INFO)")
+    assert noise.filter(entry) and entry.levelno == logging.WARNING
+
+
 def test_refused_wire_input_and_aiohttp_parser_errors_are_client_noise():
     noise = wirelog.ClientNoise()
     # Raised by our own packet class (app/sockets/transport.py), but about the client's input.
@@ -62,16 +79,16 @@ def test_refused_wire_input_and_aiohttp_parser_errors_are_client_noise():
 def test_at_most_so_many_lines_a_minute_then_a_count_of_the_rest():
     now = [0.0]
     noise = wirelog.ClientNoise(per_minute=3, clock=lambda: now[0])
-    kept = [noise.filter(record(wirelog.SOCKETIO_LOGGER, f"line {i}", level=logging.WARNING)) for i in range(10)]
+    kept = [noise.filter(record(wirelog.TRANSPORT_LOGGER, f"line {i}", level=logging.WARNING)) for i in range(10)]
     assert kept == [True] * 3 + [False] * 7
     now[0] = 61.0
-    entry = record(wirelog.SOCKETIO_LOGGER, "after a minute", level=logging.WARNING)
+    entry = record(wirelog.TRANSPORT_LOGGER, "after a minute", level=logging.WARNING)
     assert noise.filter(entry)
     assert entry.getMessage().endswith("after a minute (7 more like it were not logged)")
 
 
 def test_over_long_or_multi_line_messages_are_cut_to_one_short_line():
     noise = wirelog.ClientNoise()
-    entry = record(wirelog.ENGINEIO_LOGGER, "a\nb " + "x" * 1000, level=logging.WARNING)
+    entry = record(wirelog.TRANSPORT_LOGGER, "a\nb " + "x" * 1000, level=logging.WARNING)
     assert noise.filter(entry)
     assert "\n" not in entry.getMessage() and len(entry.getMessage()) < wirelog.LINE_MAX + 40

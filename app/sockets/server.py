@@ -45,8 +45,9 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # Packets decoded our way, and the libraries' loggers with our filter: a client's
         # malformed input is one rate-limited WARNING line, not a traceback (transport.py).
         serializer=WirePacket,
-        logger=wirelog.library_logger(wirelog.SOCKETIO_LOGGER, level=logging.WARNING),
-        engineio_logger=wirelog.library_logger(wirelog.ENGINEIO_LOGGER, level=logging.WARNING),
+        # ERROR, as the libraries set their own loggers: their warnings are about clients.
+        logger=wirelog.library_logger(wirelog.SOCKETIO_LOGGER, level=logging.ERROR),
+        engineio_logger=wirelog.library_logger(wirelog.ENGINEIO_LOGGER, level=logging.ERROR),
     )
     use_wire_transport(sio.eio, compression=settings.ws_compression)
     return sio

@@ -26,7 +26,6 @@ libraries' internals these rely on change."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import engineio.packet
@@ -36,6 +35,8 @@ from engineio.async_drivers import aiohttp as engineio_aiohttp
 
 from .. import wirelog
 from ..services import validate
+
+log = wirelog.library_logger(wirelog.TRANSPORT_LOGGER)
 
 # Packet types a client sends: not CONNECT_ERROR, which only a server sends.
 _CLIENT_PACKET_TYPES = (socketio.packet.CONNECT, socketio.packet.DISCONNECT, socketio.packet.EVENT,
@@ -109,8 +110,7 @@ class WireWebSocket(engineio_aiohttp.WebSocket):
             frame = await super().wait()
             if _engineio_can_decode(frame):
                 return frame
-            logging.getLogger(wirelog.ENGINEIO_LOGGER).warning(
-                "skipped a WebSocket frame Engine.IO cannot decode: %r", frame[:40])
+            log.warning("skipped a WebSocket frame Engine.IO cannot decode: %r", frame[:40])
 
 
 class CompressedWireWebSocket(WireWebSocket):

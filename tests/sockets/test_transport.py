@@ -120,6 +120,11 @@ MALFORMED_FRAMES = [
 ]
 
 
+# Acknowledgements of nothing the server asked: python-socketio drops them with a warning
+# below the level its logger is set to.
+IGNORED_QUIETLY = {"43", "431[]"}
+
+
 @pytest.mark.parametrize("frame", MALFORMED_FRAMES, ids=lambda f: repr(f[:20]))
 async def test_a_malformed_raw_packet_logs_one_warning_and_the_connection_goes_on(
         raw_socket, guest, warnings_counted, frame):
@@ -131,8 +136,12 @@ async def test_a_malformed_raw_packet_logs_one_warning_and_the_connection_goes_o
     answer = await raw_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
     assert answer["ok"] is True  # the same connection still works
     assert log_problems(caplog.records) == []
-    [refused] = [r for r in caplog.records if "client input refused" in r.getMessage()]
-    assert refused.levelname == "WARNING" and raw_socket.sid in refused.getMessage()
+    refused = [r for r in caplog.records if "client input refused" in r.getMessage()]
+    if frame in IGNORED_QUIETLY:
+        assert refused == []
+    else:
+        [line] = refused
+        assert line.levelname == "WARNING" and raw_socket.sid in line.getMessage()
 
 
 @pytest.mark.parametrize("packet,field", [
