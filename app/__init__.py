@@ -12,7 +12,7 @@ import jinja2
 from aiohttp import web
 
 from . import db as db_module
-from . import security
+from . import security, wirelog
 from .config import Settings
 from .db import Database
 from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
@@ -33,11 +33,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
     from .http import account, admin, auth, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers
-    from .http.middleware import cors_middleware, error_middleware
+    from .http.middleware import cors_middleware, error_middleware, input_middleware
 
+    wirelog.library_logger(wirelog.HTTP_PARSER_LOGGER)  # requests aiohttp cannot parse: one line
     app = web.Application(
         middlewares=[cors_middleware, client_middleware,
-                     csrf_middleware, error_middleware],
+                     csrf_middleware, error_middleware, input_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import uuid
@@ -280,6 +281,20 @@ async def agent_socket(connect, agent_session) -> Client:
 @pytest.fixture
 async def guest_socket(connect, guest: Guest) -> Client:
     return await connect(guest.cookie)
+
+
+def log_problems(records: list[logging.LogRecord]) -> list[str]:
+    """What a malformed request must never leave in the server's log: an ERROR or a traceback."""
+    return [f"{r.levelname} {r.name}: {r.getMessage()}" + (" (with a traceback)" if r.exc_info else "")
+            for r in records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.fixture
+def clean_log(caplog):
+    """Fails the test if the server logged an ERROR or a traceback while it ran."""
+    caplog.set_level(logging.WARNING)
+    yield caplog
+    assert log_problems(caplog.records) == []
 
 
 __all__ = ["GUEST_COOKIE", "SESSION_COOKIE"]

@@ -146,8 +146,9 @@ async def _csv_download(request: web.Request, ctx, caller, filters) -> web.Strea
         "Content-Disposition": 'attachment; filename="audit.csv"',
     })
     await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk.encode())
+    if request.method != "HEAD":  # a HEAD answer is the headers alone
+        async for chunk in chunks:
+            await response.write(chunk.encode())
     await response.write_eof()
     return response
 

@@ -3,12 +3,12 @@ unexpected to a 500 without a stack trace."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 
-from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid
+from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid, NotFound
+from ..services import validate
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +45,68 @@ class MalformedBody(Invalid):
     http_status = 400
 
 
+# No route and no static file has a longer path or path segment: the file system refuses
+# a name over 255 bytes (ENAMETOOLONG) and the static handler would fail on it.
+PATH_MAX = 1024
+SEGMENT_MAX = 255
+
+
+@web.middleware
+async def input_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """What every route may read besides the body, checked once for all of them: a path no
+    longer than any we serve (404), headers that are UTF-8 text (400: aiohttp hands bytes
+    that are not as lone surrogates, which would reach the cookie checks and the audit
+    trail), and query and path parameters that encode as text (422 naming the parameter)."""
+    path = request.path
+    if len(path) > PATH_MAX or any(len(segment) > SEGMENT_MAX for segment in path.split("/")):
+        raise NotFound()
+    for name, value in request.headers.items():
+        if not _is_text(name) or not _is_text(value):
+            raise MalformedBody("A request header is not valid UTF-8 text.")
+    for params in (request.query, request.match_info):
+        for name, value in params.items():
+            if not _is_text(name) or not _is_text(value):
+                field = name.encode("utf-8", "backslashreplace").decode("utf-8")[:64]
+                raise Invalid(f"{field} contains characters that are not valid text.", field=field)
+    return await handler(request)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class UnsupportedCharset(Invalid):
+    http_status = 415
+
+
+# JSON exchanged between systems is UTF-8 (RFC 8259); any other charset is refused rather
+# than looked up, so an unknown name cannot reach the codec registry.
+JSON_CHARSETS = frozenset({"utf-8", "utf8"})
+
+
 async def read_json(request: web.Request) -> dict:
-    """The request's JSON object, or a 400 for anything else (413 above client_max_size)."""
+    """The request's JSON object, checked once for every route (validate.storable): 400 for a
+    body that is not a JSON object, 415 for a charset other than UTF-8, 422 naming the field
+    for a value no service could store (text with lone surrogates, numbers out of range,
+    nesting too deep), 413 above client_max_size."""
     if request.content_type != "application/json":
         raise MalformedBody("Send a JSON object with Content-Type: application/json.")
+    if (request.charset or "utf-8").lower() not in JSON_CHARSETS:
+        raise UnsupportedCharset("Send JSON encoded as UTF-8.")
+    raw = await request.read()
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = validate.loads(raw.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError and JSONDecodeError
         raise MalformedBody("The body is not valid JSON.") from None
+    except RecursionError:
+        raise MalformedBody("The body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise MalformedBody("The body must be a JSON object.")
-    return body
+    return validate.storable(body)
 
 
 CORS_HEADERS = "Content-Type, X-Requested-With"

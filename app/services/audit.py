@@ -3,7 +3,14 @@
 `record()` is called by the service that made the change, after the write. An audit write
 that fails is retried a few times at once, then kept in an in-process backlog that a
 background task keeps retrying (and logs loudly): the user's action never fails because
-of it, and no event is dropped silently. Snapshots never hold password hashes or tokens."""
+of it, and no event is dropped silently. Snapshots never hold password hashes or tokens.
+
+An event is made storable before its first write: a value MongoDB cannot take (text with
+lone surrogates, an integer beyond 8 bytes, an unknown type) is replaced by a readable
+stand-in, and `meta.sanitized` lists the fields replaced. An event the database still
+refuses for its content never holds up the events behind it in the backlog: it goes to the
+back, and after a few refusals it is set aside (logged in full, like events unwritten at
+shutdown)."""
 
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
+from bson.errors import BSONError
+from pymongo.errors import DuplicateKeyError, WriteError
 
 from .. import clock
 from ..errors import Forbidden, Invalid
@@ -46,6 +54,13 @@ ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
 
 IMMEDIATE_RETRIES = 3
 BACKLOG_INTERVAL = 2.0
+# Rounds in which the database refuses an event for its content before it is set aside.
+BACKLOG_REFUSALS = 3
+# Errors that are the event's own (its content), not the database's: retrying will not help,
+# and the events behind it must not wait for it.
+_REFUSED = (BSONError, WriteError, UnicodeError, OverflowError, TypeError, ValueError)
+_INT64 = (-(2**63), 2**63 - 1)
+_NESTING_MAX = 50  # MongoDB takes 100 levels; our events have a handful
 PAGE_DEFAULT = 50
 _SECRET = re.compile(r"password|secret|token(?!_version)|_hash$", re.IGNORECASE)
 _NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -128,38 +143,119 @@ async def record(
         }
         if meta:
             event["meta"] = snapshot(meta)
+        event = make_storable(event)
     except Exception:
         log.exception("AUDIT EVENT LOST: could not even build %s", action)
         return
-    if await _write(ctx, event, attempts=IMMEDIATE_RETRIES):
+    error = await _write(ctx, event, attempts=IMMEDIATE_RETRIES)
+    if error is None:
         return
-    ctx.audit_backlog.append(event)
+    ctx.audit_backlog.append(Waiting(event, refusals=1 if isinstance(error, _REFUSED) else 0))
     log.error("AUDIT WRITE FAILED, kept for retry (%d waiting): %s", len(ctx.audit_backlog), _line(event))
 
 
-async def _write(ctx: Ctx, event: dict, *, attempts: int) -> bool:
+@dataclass
+class Waiting:
+    """An event in the backlog, and how many times the database refused its content."""
+
+    event: dict
+    refusals: int = 0
+
+
+def make_storable(event: dict) -> dict:
+    """A copy of the event that MongoDB can store: text that does not encode as UTF-8 with
+    its bad characters escaped, integers beyond 8 bytes and values of unknown types as
+    text, keys likewise; `meta.sanitized` lists the fields replaced, so the trail says it
+    is not verbatim. An event with nothing to replace is returned as it is."""
+    replaced: list[str] = []
+    clean = _storable(event, "", replaced, 0)
+    if not replaced:
+        return event
+    clean["meta"] = {**(clean.get("meta") or {}), "sanitized": replaced}
+    return clean
+
+
+def _storable(value: Any, path: str, replaced: list[str], depth: int) -> Any:
+    if value is None or isinstance(value, (bool, float, datetime, ObjectId, bytes)):
+        return value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+        replaced.append(path)
+        return f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, str):
+        return _text(value, path, replaced)
+    if isinstance(value, (dict, list, tuple)) and depth >= _NESTING_MAX:
+        replaced.append(path)
+        return "<nested too deeply>"
+    if isinstance(value, dict):
+        clean = {}
+        for key, item in value.items():
+            name = _text(key if isinstance(key, str) else repr(key), path, [])
+            name = name.replace("\x00", "\\x00")  # BSON keys end at a NUL
+            inner = f"{path}.{name}" if path else name
+            if name != key:
+                replaced.append(inner)
+            clean[name] = _storable(item, inner, replaced, depth + 1)
+        return clean
+    if isinstance(value, (list, tuple)):
+        return [_storable(item, f"{path}.{index}", replaced, depth + 1) for index, item in enumerate(value)]
+    replaced.append(path)
+    return repr(value)[:200]
+
+
+def _text(value: str, path: str, replaced: list[str]) -> str:
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        replaced.append(path)
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _write(ctx: Ctx, event: dict, *, attempts: int) -> Exception | None:
+    """Insert the event, trying up to `attempts` times while the database is the trouble;
+    None once written, else the last error."""
+    error: Exception | None = None
     for attempt in range(attempts):
         try:
             await stored.insert(ctx.db, event=event)
-            return True
+            return None
         except DuplicateKeyError:
-            return True  # an earlier attempt did land
+            return None  # an earlier attempt did land
         except Exception as exc:
+            error = exc
             log.warning("audit write failed (attempt %d of %d): %s", attempt + 1, attempts, exc)
+            if isinstance(exc, _REFUSED):
+                break  # the same content will be refused again
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.02 * 2**attempt)
-    return False
+    return error
 
 
 async def drain_backlog(ctx: Ctx) -> int:
-    """Retry the events waiting in the backlog, oldest first; returns how many were written."""
+    """Retry the events waiting in the backlog, oldest first, each once; returns how many
+    were written. The database failing ends the round (every later write would fail too,
+    and the order is kept). An event refused for its content goes to the back of the
+    queue, so it never holds up the others, and after BACKLOG_REFUSALS refusals is set
+    aside: logged in full at CRITICAL and no longer retried."""
     written = 0
-    while ctx.audit_backlog:
-        event = ctx.audit_backlog[0]
-        if not await _write(ctx, event, attempts=1):
+    for _ in range(len(ctx.audit_backlog)):
+        waiting = ctx.audit_backlog[0]
+        error = await _write(ctx, waiting.event, attempts=1)
+        if error is None:
+            ctx.audit_backlog.popleft()
+            written += 1
+            continue
+        if not isinstance(error, _REFUSED):
             break
         ctx.audit_backlog.popleft()
-        written += 1
+        waiting.refusals += 1
+        if waiting.refusals >= BACKLOG_REFUSALS:
+            log.critical("AUDIT EVENT SET ASIDE, refused %d times (%s): %s", waiting.refusals,
+                         error, _line(waiting.event))
+        else:
+            ctx.audit_backlog.append(waiting)
     if written:
         log.warning("audit backlog: wrote %d delayed events, %d still waiting", written,
                     len(ctx.audit_backlog))
@@ -181,8 +277,8 @@ async def flush_at_shutdown(ctx: Ctx) -> None:
         await drain_backlog(ctx)
     except Exception:
         log.exception("audit backlog drain failed at shutdown")
-    for event in ctx.audit_backlog:
-        log.critical("AUDIT EVENT NOT STORED (process stopping): %s", _line(event))
+    for waiting in ctx.audit_backlog:
+        log.critical("AUDIT EVENT NOT STORED (process stopping): %s", _line(waiting.event))
 
 
 def _line(event: dict) -> str:
@@ -234,9 +330,11 @@ def _moment(value: Any, field: str, *, end: bool) -> datetime | None:
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return moment + timedelta(days=1) if end else moment
         moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise Invalid(f"{field} must be a date or time (ISO 8601).", field=field) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # the day after 9999-12-31, or an offset that crosses year 1 or 9999
+        raise Invalid(f"{field} must be between the years 1 and 9999 in UTC.", field=field) from None
 
 
 def _require_admin(identity: Identity) -> None:

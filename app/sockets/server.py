@@ -11,6 +11,7 @@ from typing import Any
 
 import socketio
 
+from .. import wirelog
 from ..config import Settings
 from ..errors import MESSAGES, DomainError, Invalid
 from ..security import (
@@ -20,11 +21,11 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services import client, users
+from ..services import client, users, validate
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
 from . import sessions
-from .transport import use_websocket_compression
+from .transport import WirePacket, use_wire_transport
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,14 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
         cors_allowed_origins=list(settings.allowed_origins) or None,
         cors_credentials=True,
-        logger=False,
-        engineio_logger=False,
+        # Packets decoded our way, and the libraries' loggers with our filter: a client's
+        # malformed input is one rate-limited WARNING line, not a traceback (transport.py).
+        serializer=WirePacket,
+        # ERROR, as the libraries set their own loggers: their warnings are about clients.
+        logger=wirelog.library_logger(wirelog.SOCKETIO_LOGGER, level=logging.ERROR),
+        engineio_logger=wirelog.library_logger(wirelog.ENGINEIO_LOGGER, level=logging.ERROR),
     )
-    use_websocket_compression(sio.eio, settings.ws_compression)
+    use_wire_transport(sio.eio, compression=settings.ws_compression)
     return sio
 
 
@@ -114,20 +119,22 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
 
     for name, handler in chat.HANDLERS.items():
         sio.on(name, _answering(sio, ctx, name, handler))
+    sio.on("*", _unknown_event)
 
 
 def _answering(sio: socketio.AsyncServer, ctx: Ctx, name: str, handler: Handler):
-    """Turn a handler into an acknowledged event: {"ok": true, ...} or {"ok": false, "error"}."""
+    """Turn a handler into an acknowledged event: {"ok": true, ...} or {"ok": false, "error"}.
+    Whatever a client sends (no payload, extra arguments, text the database cannot store,
+    numbers out of range) is answered here, before the handler runs."""
 
     @functools.wraps(handler)
-    async def event(sid: str, data: Any = None) -> dict:
+    async def event(sid: str, *args: Any) -> dict:
         try:
             session = await sio.get_session(sid)
             identity = session.get("identity")
             if identity is None:
                 return _error("unauthorized", MESSAGES["unauthorized"])
-            if not isinstance(data, dict):
-                raise Invalid("The payload must be an object.")
+            data = _payload(args)
             token = client.bind(session.get("client") or client.ClientInfo())
             try:
                 # One event of a socket at a time, in the order they arrived: a browser sends
@@ -145,6 +152,19 @@ def _answering(sio: socketio.AsyncServer, ctx: Ctx, name: str, handler: Handler)
             return _error("internal", MESSAGES["internal"])
 
     return event
+
+
+def _payload(args: tuple) -> dict:
+    """The event's one argument, an object every value of which can be stored
+    (validate.storable, the same check as every HTTP JSON body)."""
+    if len(args) != 1:
+        raise Invalid("Send one payload object.")
+    return validate.payload(validate.storable(args[0]))
+
+
+async def _unknown_event(event: Any, sid: str, *args: Any) -> dict:
+    # Without this, an event no handler knows gets no acknowledgement and the client waits.
+    return _error("invalid", "There is no such event.")
 
 
 def _error(code: str, message: str) -> dict:

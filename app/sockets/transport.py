@@ -1,31 +1,148 @@
-"""How python-engineio's aiohttp driver opens WebSockets, with permessage-deflate a choice.
+"""What python-engineio and python-socketio read from the wire, as this server wants it.
 
-The driver builds `WebSocketResponse(max_msg_size=...)`, and aiohttp then accepts
-permessage-deflate whenever the client offers it (browsers always do). Compressing every
-small chat frame costs about four times the memory per idle connection and CPU on every
-send (bench/README.md), so it is off unless WS_COMPRESSION=1. python-engineio has no option
-for it: the driver's WebSocket class is swapped for this server only (its `_async` table
-is copied, never the module's)."""
+Three places where the libraries' defaults did not fit, each changed for this server only
+(never the libraries' module-level state):
+
+- WebSocket compression. The aiohttp driver builds `WebSocketResponse(max_msg_size=...)`,
+  and aiohttp then accepts permessage-deflate whenever the client offers it (browsers always
+  do). Compressing every small chat frame costs about four times the memory per idle
+  connection and CPU on every send (bench/README.md), so it is off unless WS_COMPRESSION=1.
+  python-engineio has no option for it: the driver's WebSocket class is swapped (its
+  `_async` table is copied, never the module's).
+- Frames Engine.IO cannot decode. The driver's WebSocket hands every frame to the library,
+  which then ends the connection with a traceback in the log. The swapped class skips such
+  a frame with one WARNING line, and the connection goes on.
+- Socket.IO packets. The server's packet class (`serializer=`, python-socketio's own
+  extension point) decodes integers too long to convert as validate.OversizedNumber, so an
+  event with `ticket_id: 10**300` is answered `invalid` instead of never, and refuses at
+  decoding what the library would otherwise fail on later (an event that is not
+  [name, ...arguments], a packet type a client never sends, a binary packet with no
+  attachment, which would wedge the connection), as wirelog.ClientInputError.
+
+What the libraries log about refused input goes through app/wirelog.py: one WARNING line
+naming the socket, rate-limited. tests/sockets/test_transport.py fails first if the
+libraries' internals these rely on change."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import engineio.packet
+import socketio.packet
 from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 
+from .. import wirelog
+from ..services import validate
 
-class UncompressedWebSocket(engineio_aiohttp.WebSocket):
-    """The driver's WebSocket, refusing permessage-deflate."""
+log = wirelog.library_logger(wirelog.TRANSPORT_LOGGER)
+
+# Packet types a client sends: not CONNECT_ERROR, which only a server sends.
+_CLIENT_PACKET_TYPES = (socketio.packet.CONNECT, socketio.packet.DISCONNECT, socketio.packet.EVENT,
+                        socketio.packet.ACK, socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)
+_EVENTS = (socketio.packet.EVENT, socketio.packet.BINARY_EVENT)
+_BINARY = (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)
+# Names python-socketio dispatches to the connect and disconnect handlers, never to events.
+_RESERVED_EVENTS = frozenset(socketio.AsyncServer.reserved_events)
+
+
+class _WireJson:
+    """The `json` a packet class decodes with: validate.loads, so an over-long integer
+    becomes a value the event wrapper refuses naming its field."""
+
+    dumps = staticmethod(json.dumps)
+    loads = staticmethod(validate.loads)
+
+
+class WirePacket(socketio.packet.Packet):
+    """python-socketio's packet, refusing at decoding what the server would fail on later."""
+
+    json = _WireJson
+
+    def decode(self, encoded_packet: Any) -> int:
+        # The packet type is one ASCII digit: int() would also read "１" (fullwidth) as DISCONNECT.
+        if isinstance(encoded_packet, str) and not encoded_packet[:1].isascii():
+            raise wirelog.ClientInputError("a Socket.IO packet type that is not an ASCII digit")
+        try:
+            attachments = super().decode(encoded_packet)
+        except Exception as exc:
+            raise wirelog.ClientInputError(f"undecodable Socket.IO packet: {type(exc).__name__}: {exc}") from None
+        if self.packet_type not in _CLIENT_PACKET_TYPES:
+            raise wirelog.ClientInputError("a Socket.IO packet type a client does not send")
+        if self.packet_type in _BINARY and not attachments:
+            raise wirelog.ClientInputError("a binary Socket.IO packet without attachments")
+        if self.packet_type in _EVENTS and not _is_event(self.data):
+            raise wirelog.ClientInputError("a Socket.IO event that is not [name, ...arguments]")
+        return attachments
+
+    def add_attachment(self, attachment: Any) -> bool:
+        try:
+            return super().add_attachment(attachment)
+        except Exception as exc:
+            raise wirelog.ClientInputError(f"a Socket.IO attachment out of place: {exc}") from None
+
+
+def _is_event(data: Any) -> bool:
+    return (isinstance(data, list) and bool(data) and isinstance(data[0], str)
+            and data[0] not in _RESERVED_EVENTS)
+
+
+class WireWebSocket(engineio_aiohttp.WebSocket):
+    """The driver's WebSocket, with permessage-deflate a choice, naming its Engine.IO
+    session in the log, and skipping frames Engine.IO cannot decode."""
+
+    compress = False
 
     async def __call__(self, environ):
+        # The handler is the Engine.IO socket's bound method: what it logs names its sid.
+        wirelog.socket_id.set(getattr(getattr(self.handler, "__self__", None), "sid", None))
         request = environ["aiohttp.request"]
-        self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+        self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size,
+                                       compress=self.compress)
         await self._sock.prepare(request)
         self.environ = environ
         await self.handler(self)
         return self._sock
 
+    async def wait(self):
+        while True:
+            frame = await super().wait()
+            if _engineio_can_decode(frame):
+                return frame
+            log.warning("skipped a WebSocket frame Engine.IO cannot decode: %r", frame[:40])
 
-def use_websocket_compression(eio, enabled: bool) -> None:
-    if enabled:
-        return
-    eio._async = {**eio._async, "websocket": UncompressedWebSocket}
+
+class CompressedWireWebSocket(WireWebSocket):
+    compress = True
+
+
+def _engineio_can_decode(frame: str | bytes) -> bool:
+    # The packet type is one ASCII digit: int() would also read "１" (fullwidth) as CLOSE.
+    if isinstance(frame, str) and not frame[:1].isascii():
+        return False
+    try:
+        packet_type = engineio.packet.Packet(encoded_packet=frame).packet_type
+    except Exception:
+        return False
+    # A type with no name makes the library's receive() fail with a traceback.
+    return 0 <= packet_type < len(engineio.packet.packet_names)
+
+
+def _naming_the_session(translate_request):
+    """The driver's translate_request, noting the Engine.IO session a polling request names."""
+
+    def translate(request):
+        wirelog.socket_id.set(request.query.get("sid"))
+        return translate_request(request)
+
+    return translate
+
+
+def use_wire_transport(eio, *, compression: bool) -> None:
+    """Swap the driver's WebSocket class and request translation, for this server only."""
+    eio._async = {
+        **eio._async,
+        "websocket": CompressedWireWebSocket if compression else WireWebSocket,
+        "translate_request": _naming_the_session(eio._async["translate_request"]),
+    }

@@ -110,3 +110,37 @@ async def test_csv_cells_cannot_become_spreadsheet_formulas(admin_session, http)
     async with admin_session.get("/api/audit.csv", params={"action": "ticket.create"}) as resp:
         rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert rows[0]["actor_name"].startswith("'=")
+
+
+async def test_a_head_request_for_the_csv_gets_headers_and_the_connection_stays_usable(http, admin):
+    from tests.conftest import login
+
+    session = http()
+    await login(session, admin)
+    async with session.head("/api/audit.csv") as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
+        assert await resp.read() == b""
+    async with session.get("/api/auth/me") as resp:  # the same keep-alive connection
+        assert resp.status == 200
+
+
+async def test_the_csv_export_streams_every_matching_event_past_ten_thousand(http, admin, live_server):
+    import csv
+    import io
+
+    from app.services import audit
+
+    for n in range(12_000):
+        await audit.record(live_server.ctx, actor=audit.SYSTEM, action="ticket.escalate",
+                           entity=("ticket", f"t{n}"), after={"n": n})
+    from tests.conftest import login
+
+    session = http()
+    await login(session, admin)
+    async with session.get("/api/audit.csv", params={"action": "ticket.escalate"}) as resp:
+        assert resp.status == 200
+        assert "Content-Length" not in resp.headers  # streamed, not built whole first
+        rows = list(csv.reader(io.StringIO(await resp.text())))
+    assert rows[0][:5] == ["at", "actor_id", "actor_role", "actor_name", "action"]
+    assert len(rows) == 12_001
+    assert {row[6] for row in rows[1:]} == {f"t{n}" for n in range(12_000)}

@@ -196,3 +196,57 @@ def test_snapshots_drop_secrets():
     snap = audit.snapshot({"name": "A", "password_hash": "$2b$...", "password_reset": {"token_hash": "x"},
                            "token_version": 3, "api_token": "t", "nested": {"secret": 1, "ok": 2}})
     assert snap == {"name": "A", "token_version": 3, "nested": {"ok": 2}}
+
+
+async def test_an_event_with_values_the_database_cannot_store_is_stored_with_them_replaced_and_says_so(
+        live_server):
+    from app.services import client
+
+    token = client.bind(client.ClientInfo(ip="192.0.2.9", user_agent="Agent \udcff"))
+    try:
+        await audit.record(live_server.ctx, actor=None, action="auth.login_failed", entity=None,
+                           after={"count": 10**30, "when": {1, 2}}, meta={"email": "x\ud800@example.com"})
+    finally:
+        client.reset(token)
+    assert not live_server.ctx.audit_backlog
+    [event] = await events(live_server, "auth.login_failed")
+    assert event["meta"] == {"email": "x\\ud800@example.com",
+                             "sanitized": ["after.count", "after.when", "user_agent", "meta.email"]}
+    assert event["user_agent"] == "Agent \\udcff" and event["ip"] == "192.0.2.9"
+    assert event["after"]["count"] == "<integer of 100 bits>"
+
+
+async def test_an_event_the_database_refuses_never_holds_up_the_events_behind_it(
+        http, agent, live_server, monkeypatch, caplog):
+    from bson.errors import InvalidDocument
+
+    collection = live_server.ctx.db.audit_events
+    real_insert = collection.insert_one
+    database = {"down": False}
+
+    async def insert(doc, *args, **kwargs):
+        if database["down"]:
+            raise ConnectionError("database down")
+        if doc["action"] == "test.refused":
+            raise InvalidDocument("the database refuses this one")
+        return await real_insert(doc, *args, **kwargs)
+
+    monkeypatch.setattr(collection, "insert_one", insert)
+    ctx = live_server.ctx
+    await audit.record(ctx, actor=None, action="test.refused", entity=None)
+    database["down"] = True
+    await login(http(), agent)  # its audit event fails too, behind the refused one
+    assert [w.event["action"] for w in ctx.audit_backlog] == ["test.refused", "auth.login"]
+
+    assert await audit.drain_backlog(ctx) == 0  # while the database is down: nothing counted
+    assert [(w.event["action"], w.refusals) for w in ctx.audit_backlog] == [("test.refused", 1),
+                                                                           ("auth.login", 0)]
+    database["down"] = False
+    assert await audit.drain_backlog(ctx) == 1  # the later event drains past the refused one
+    assert [(w.event["action"], w.refusals) for w in ctx.audit_backlog] == [("test.refused", 2)]
+    assert [e["actor"]["id"] for e in await events(live_server, "auth.login")] == [agent["id"]]
+
+    assert await audit.drain_backlog(ctx) == 0
+    assert not ctx.audit_backlog  # set aside after its third refusal, and logged in full
+    [set_aside] = [r for r in caplog.records if "AUDIT EVENT SET ASIDE" in r.getMessage()]
+    assert set_aside.levelname == "CRITICAL" and "test.refused" in set_aside.getMessage()

@@ -1,12 +1,26 @@
-"""The WebSocket transport: permessage-deflate only when WS_COMPRESSION=1."""
+"""The transport as python-engineio and python-socketio read it for us (app/sockets/transport.py):
+permessage-deflate only when WS_COMPRESSION=1, and malformed raw Engine.IO/Socket.IO packets
+answered or skipped with one WARNING line, the connection going on."""
 
+import asyncio
+import inspect
+import json
+import logging
 from dataclasses import replace
 
 import aiohttp
+import engineio
+import engineio.packet
 import pytest
+import socketio
+import socketio.packet
+from engineio.async_drivers import aiohttp as engineio_aiohttp
 
-from app import create_app
+from app import create_app, wirelog
 from app.config import Settings
+from app.sockets import transport
+from app.sockets.server import create_sio
+from tests.conftest import log_problems
 
 
 @pytest.mark.parametrize("enabled", [False, True])
@@ -26,3 +40,149 @@ def test_ws_compression_setting_is_read():
     assert not Settings.from_env({}).ws_compression
     assert Settings.from_env({"WS_COMPRESSION": "1"}).ws_compression
     assert not Settings.from_env({"WS_COMPRESSION": "0"}).ws_compression
+
+
+def test_the_library_internals_the_transport_relies_on_are_still_there(settings):
+    """transport.py subclasses python-engineio's aiohttp WebSocket and python-socketio's
+    Packet and swaps entries of the server's `_async` table; if an upgrade moves any of
+    these, this fails before the behaviour tests below do, and says where to look."""
+    sio = create_sio(settings)
+    assert sio.packet_class is transport.WirePacket
+    assert sio.eio._async["websocket"] is transport.WireWebSocket
+    assert "translate_request" in engineio_aiohttp._async
+    assert list(inspect.signature(engineio_aiohttp.WebSocket.__init__).parameters) == ["self", "handler", "server"]
+    assert inspect.iscoroutinefunction(engineio_aiohttp.WebSocket.wait)
+    assert inspect.iscoroutinefunction(engineio_aiohttp.WebSocket.__call__)
+    assert list(inspect.signature(engineio_aiohttp.translate_request).parameters) == ["request"]
+    assert list(inspect.signature(socketio.packet.Packet.decode).parameters) == ["self", "encoded_packet"]
+    assert list(inspect.signature(socketio.packet.Packet.add_attachment).parameters) == ["self", "attachment"]
+    assert socketio.packet.Packet.json is not None  # the class attribute decode() parses with
+    assert engineio.packet.packet_names == ["OPEN", "CLOSE", "PING", "PONG", "MESSAGE", "UPGRADE", "NOOP"]
+    assert set(socketio.AsyncServer.reserved_events) >= {"connect", "disconnect"}
+    # The loggers are ours, so the libraries attach no StreamHandler (each line twice).
+    assert sio.logger is logging.getLogger(wirelog.SOCKETIO_LOGGER) and not sio.logger.handlers
+    assert sio.eio.logger is logging.getLogger(wirelog.ENGINEIO_LOGGER) and not sio.eio.logger.handlers
+
+
+@pytest.fixture
+def warnings_counted(caplog, monkeypatch):
+    """The log at WARNING, with the process-wide rate limit of client-noise lines fresh."""
+    monkeypatch.setattr(wirelog.NOISE, "passed", 0)
+    caplog.set_level(logging.WARNING)
+    return caplog
+
+
+class RawSocket:
+    """A Socket.IO client speaking raw frames over aiohttp's WebSocket client."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.sid = ""
+        self.next_id = 100
+
+    async def open(self) -> None:
+        opening = await self.ws.receive_str()
+        self.sid = json.loads(opening[1:])["sid"]
+        await self.ws.send_str("40")
+        assert (await self.ws.receive_str()).startswith("40{")
+
+    async def ack(self, packet_id: int, timeout: float = 5) -> list:
+        """Read frames until the acknowledgement with this id (answering pings)."""
+        prefix = f"43{packet_id}"
+        while True:
+            frame = await asyncio.wait_for(self.ws.receive_str(), timeout)
+            if frame == "2":
+                await self.ws.send_str("3")
+            elif frame.startswith(prefix) and frame[len(prefix)] == "[":
+                return json.loads(frame[len(prefix):])
+
+    async def call(self, event: str, payload) -> dict:
+        self.next_id += 1
+        await self.ws.send_str(f"42{self.next_id}" + json.dumps([event, payload]))
+        return (await self.ack(self.next_id))[0]
+
+
+@pytest.fixture
+async def raw_socket(live_server, guest):
+    url = live_server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, headers={"Origin": live_server.origin, "Cookie": guest.cookie}) as ws:
+            socket = RawSocket(ws)
+            await socket.open()
+            yield socket
+
+
+MALFORMED_FRAMES = [
+    "", "x", "²", "１", "٣", "7", "9", "b!!!", "4", "42", "42[]", "42[{}]", "42[1]", '42{"a":1}', '42"abc"',
+    "44", "45", "46", "47", "4/zzz,", "4/", "4-", "4" + "9" * 500, '40{{{{{', '42["connect",{}]', "4１", '4４2["ticket:join",{}]',
+    '42["disconnect",{}]', '451-/other,["x",{"_placeholder":true,"num":0}]', "43", "431[]",
+    '42["ticket:join",' + "[" * 30_000 + "]" * 30_000 + "]", b"\x00\x01", b"\xff" * 10,
+]
+
+
+# Acknowledgements of nothing the server asked: python-socketio drops them with a warning
+# below the level its logger is set to.
+IGNORED_QUIETLY = {"43", "431[]"}
+
+
+@pytest.mark.parametrize("frame", MALFORMED_FRAMES, ids=lambda f: repr(f[:20]))
+async def test_a_malformed_raw_packet_logs_one_warning_and_the_connection_goes_on(
+        raw_socket, guest, warnings_counted, frame):
+    caplog = warnings_counted
+    if isinstance(frame, bytes):
+        await raw_socket.ws.send_bytes(frame)
+    else:
+        await raw_socket.ws.send_str(frame)
+    answer = await raw_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
+    assert answer["ok"] is True  # the same connection still works
+    assert log_problems(caplog.records) == []
+    refused = [r for r in caplog.records if "client input refused" in r.getMessage()]
+    if frame in IGNORED_QUIETLY:
+        assert refused == []
+    else:
+        [line] = refused
+        assert line.levelname == "WARNING" and raw_socket.sid in line.getMessage()
+
+
+@pytest.mark.parametrize("packet,field", [
+    ('422["ticket:join",{"ticket_id":' + "9" * 101 + "}]", "ticket_id"),
+    ('422["messages:history",{"ticket_id":"x","limit":-' + "9" * 5000 + "}]", "limit"),
+    ('422["message:send",{"ticket_id":"x","body":"hi","client_msg_id":"m","n":[' + "1" * 300 + "]}]", "n.0"),
+])
+async def test_a_raw_integer_too_long_to_decode_is_answered_invalid(raw_socket, clean_log, packet, field):
+    await raw_socket.ws.send_str(packet)
+    [answer] = await raw_socket.ack(2)
+    assert answer["ok"] is False
+    assert (answer["error"]["code"], answer["error"]["field"]) == ("invalid", field)
+
+
+async def test_extra_arguments_in_a_raw_event_are_answered_invalid(raw_socket, clean_log):
+    await raw_socket.ws.send_str('427["ticket:join",{},{},{}]')
+    [answer] = await raw_socket.ack(7)
+    assert answer["error"]["code"] == "invalid"
+
+
+async def test_malformed_polling_payloads_log_one_warning_and_the_session_goes_on(
+        live_server, guest, warnings_counted):
+    caplog = warnings_counted
+    base = live_server.url + "/socket.io/?EIO=4&transport=polling"
+    headers = {"Origin": live_server.origin, "Cookie": guest.cookie}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.get(base) as resp:
+            sid = json.loads((await resp.text())[1:])["sid"]
+        url = f"{base}&sid={sid}"
+        async with session.post(url, data="40") as resp:
+            assert resp.status == 200
+        async with session.get(url) as resp:
+            assert (await resp.text()).startswith("40")
+        for body in ("", "x", "9", "4\x1e²", "b!!!", "d=", "\x1e".join(["2"] * 20), b"\xff\xfe", "42[{}]"):
+            async with session.post(url, data=body) as resp:
+                assert resp.status in (200, 400)
+        event = "421" + json.dumps(["ticket:join", {"ticket_id": guest.ticket_id}])
+        async with session.post(url, data=event) as resp:
+            assert resp.status == 200
+        async with session.get(url) as resp:
+            text = await resp.text()
+        assert text.startswith("431[") and json.loads(text[3:])[0]["ok"] is True
+    assert log_problems(caplog.records) == []
+    assert any(sid in r.getMessage() for r in caplog.records if "client input refused" in r.getMessage())
