@@ -353,6 +353,20 @@ function rowAfter(list, seq) {
   return rows[low] ?? null;
 }
 
+/**
+ * Whether `ticket` is an older state than `held` (both as the server sent them). Every
+ * change raises a ticket's `version`, and states can arrive out of order: an older one is
+ * dropped. A state without a version is never called older.
+ */
+export function isOlderTicket(ticket, held) {
+  return (
+    Boolean(held) &&
+    Number.isSafeInteger(ticket?.version) &&
+    Number.isSafeInteger(held.version) &&
+    ticket.version < held.version
+  );
+}
+
 /** Mark messages that continue the previous one (same sender, shortly after). */
 function regroup(list) {
   let prev = null;
@@ -583,6 +597,7 @@ export class Conversation {
   /** A `ticket:updated` from the socket (or a ticket from an answer). */
   updateTicket(ticket) {
     if (!ticket || ticket.id !== this.ticketId) return;
+    if (isOlderTicket(ticket, this.ticket)) return; // overtaken by a newer state we hold
     this.ticket = ticket;
     if (this.closed) {
       // Nobody types in a closed conversation (and the server refuses `typing` there,

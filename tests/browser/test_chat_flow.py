@@ -7,10 +7,15 @@ import asyncio
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
+from bson import ObjectId
 from playwright.async_api import Page, expect
 from pymongo.errors import NetworkTimeout
 
+from app.keys import sio_key
+from app.services import payloads
+from app.store import tickets as stored_tickets
 from tests.browser.conftest import sign_in_to
 from tests.conftest import cookie_header
 from tests.store.interleave import gate
@@ -513,4 +518,45 @@ async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_a
     )
     await expect(again.locator("#messages")).to_have_attribute("data-watermark", "4", timeout=2 * WAIT_MS)
     assert sent_again.history() == []
+    assert pages.errors == []
+
+
+async def test_an_older_ticket_state_arriving_late_changes_neither_the_queue_row_nor_the_header(
+    pages, live_server, demo_agent, guest, http
+):
+    agent = await pages.open()
+    await sign_in_to(agent, live_server.url, demo_agent, "/dashboard")
+    row = agent.locator(f'#queue [data-ticket-id="{guest.ticket_id}"]')
+    await row.click()
+    await expect(agent.locator("#ticket-priority")).to_be_enabled(timeout=WAIT_MS)
+    await agent.locator("#ticket-priority").select_option("high")
+    await expect(agent.locator("#conversation-priority")).to_have_text(
+        "High priority", timeout=WAIT_MS
+    )
+    await expect(row).to_have_class(re.compile(r"ticket-row--urgent"))
+
+    # A state from before the change arrives late: later times, but a lower version.
+    stored = await stored_tickets.get(live_server.ctx.db, ticket_id=ObjectId(guest.ticket_id))
+    current = payloads.ticket(stored)
+    later = payloads.iso(datetime.now(UTC) + timedelta(minutes=5))
+    older = {
+        **current, "version": current["version"] - 1, "priority": "normal", "status": "pending",
+        "last_message_preview": "An older preview", "updated_at": later, "last_message_at": later,
+    }
+    await live_server.app[sio_key].emit("ticket:updated", older, to="agents")
+    # Then another guest writes in: once their row shows, the page has handled the older
+    # state too (one socket's events arrive in order).
+    async with http().post("/api/guest/tickets", json={"name": "Next Guest", "message": "Hi"}) as resp:
+        assert resp.status == 201
+    await expect(agent.locator("#queue [data-ticket-id]").filter(has_text="Next Guest")).to_have_count(
+        1, timeout=WAIT_MS
+    )
+
+    await expect(row).to_have_count(1)
+    await expect(row).to_have_class(re.compile(r"ticket-row--urgent"))
+    await expect(row.locator(".badge")).to_have_text("Open")
+    await expect(row.locator(".ticket-row__preview")).to_have_text(current["last_message_preview"])
+    await expect(agent.locator("#conversation-priority")).to_have_text("High priority")
+    await expect(agent.locator("#conversation-status")).to_have_text("Open")
+    await expect(agent.locator("#ticket-priority")).to_have_value("high")
     assert pages.errors == []
