@@ -12,6 +12,10 @@ const TYPING_REFRESH_MS = 3000; // while typing, repeat `typing: true` at most t
 const TYPING_IDLE_MS = 3000; // send `typing: false` after this long without a keystroke
 const TYPING_EXPIRE_MS = 8000; // hide someone else's indicator if we hear nothing more
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
+// Catch-up by number (design.md, "Ordering and catch-up"):
+const GAP_GRACE_MS = 250; // a missing number often arrives a moment later (a broadcast crossing an answer)
+const HOLE_WAIT_MS = 3000; // missing this long, and not in a history answer: it never will come
+const MAX_TRACKED_HOLES = 1000; // numbers watched above the watermark at once (a bad number cannot stall the page)
 
 // ---------------------------------------------------------------- HTTP
 
@@ -279,6 +283,10 @@ function fillMessage(li, message, viewer) {
   li.dataset.sender = message.sender_name ?? "";
   li.dataset.createdAt = message.created_at ?? "";
   if (message.client_msg_id) li.dataset.clientMsgId = message.client_msg_id;
+  // The list is kept in this order; our own unsent messages have no number yet.
+  const seq = seqOf(message);
+  if (seq === null) delete li.dataset.seq;
+  else li.dataset.seq = String(seq);
   li.classList.remove("msg--pending", "msg--failed");
   delete li.dataset.state;
   li.classList.toggle("msg--system", kind === "system");
@@ -321,14 +329,42 @@ function fillMessage(li, message, viewer) {
   li.replaceChildren(meta, bubble, status);
 }
 
-/** Order of two messages as the server orders them: created_at, then id. */
-function compareMessages(a, b) {
-  const ta = Date.parse(a.created_at);
-  const tb = Date.parse(b.created_at);
-  if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
-  if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
-  if (a.id === b.id) return 0;
-  return a.id < b.id ? -1 : 1;
+/** A message's number in what this viewer may read, or null when it has none. */
+function seqOf(message) {
+  const seq = message?.seq;
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : null;
+}
+
+/**
+ * The row a message numbered `seq` goes before: the first with a higher number, or our
+ * first unconfirmed message (those have no number and stay at the bottom). Binary search:
+ * the rows are always in order.
+ */
+function rowAfter(list, seq) {
+  const rows = list.children;
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    const number = rows[middle].dataset.seq ? Number(rows[middle].dataset.seq) : Infinity;
+    if (number < seq) low = middle + 1;
+    else high = middle;
+  }
+  return rows[low] ?? null;
+}
+
+/**
+ * Whether `ticket` is an older state than `held` (both as the server sent them). Every
+ * change raises a ticket's `version`, and states can arrive out of order: an older one is
+ * dropped. A state without a version is never called older.
+ */
+export function isOlderTicket(ticket, held) {
+  return (
+    Boolean(held) &&
+    Number.isSafeInteger(ticket?.version) &&
+    Number.isSafeInteger(held.version) &&
+    ticket.version < held.version
+  );
 }
 
 /** Mark messages that continue the previous one (same sender, shortly after). */
@@ -382,9 +418,19 @@ export function bindComposer({ form, input, button, onSend, onInput }) {
 // ---------------------------------------------------------------- conversation
 
 /**
- * One open conversation in a page: keeps the message list in order and without
- * duplicates, loads older pages on scroll-up, catches up after a reconnect, and
- * sends messages with a client_msg_id that is reused on every retry.
+ * One open conversation in a page: keeps the message list in the server's order (by
+ * `seq`) and without duplicates, loads older pages on scroll-up, catches up by number
+ * after a reconnect or a gap, and sends messages with a client_msg_id that is reused on
+ * every retry.
+ *
+ * Catch-up (design.md, "Ordering and catch-up"): every message carries `seq`, its number
+ * in what this viewer may read. The watermark is the highest number up to which we hold
+ * everything (or know the rest never will come); catch-up asks `messages:history` for the
+ * numbers after it. Numbers can arrive out of order (a message that committed late) or
+ * never (a send whose insert failed took its number): a number missing below one we hold
+ * is a hole. We ask about it once it has stayed missing for a moment; an answer that has
+ * later numbers but not the hole means "not there yet", and only a hole still missing
+ * HOLE_WAIT_MS after it was first seen is skipped for good.
  *
  * Events from the socket are passed in by the page: receive(message),
  * updateTicket(ticket), receiveTyping(event).
@@ -417,15 +463,25 @@ export class Conversation {
   }
 
   reset() {
+    clearTimeout(this.holeTimer);
+    this.holeTimer = null;
     this.elements = new Map(); // message id -> <li>
     this.pending = new Map(); // client_msg_id -> {clientMsgId, body, el, state}
-    this.newest = null; // the newest message held (its cursor is where catch-up starts)
-    this.olderCursor = null;
+    this.started = false; // the first page is in (until then the watermark means nothing)
+    this.liveBuffer = []; // messages that arrive before the first page, placed with it
+    this.watermark = 0; // everything numbered up to here is held (or will never come)
+    this.top = 0; // the highest number held
+    this.held = new Set(); // numbers held above the watermark
+    this.holes = new Map(); // number missing above the watermark -> {since, askAt, confirmed}
+    this.round = null; // the catch-up running, if any (one at a time)
+    this.oldest = null; // the lowest number held: the older page is asked `before` it
+    this.moreOlder = false;
     this.loadingOlder = false;
-    this.liveBuffer = null; // messages that arrive while a join / catch-up is running
     this.typers = new Map(); // name -> timer
     this.stopTyping();
     this.list.replaceChildren();
+    // A hook for tests: the watermark as it moves.
+    delete this.list.dataset.watermark;
     this.renderTyping();
     this.updateOlderButton();
   }
@@ -443,25 +499,36 @@ export class Conversation {
     this.ticketId = ticketId;
     this.ticket = null;
     this.reset();
-    this.liveBuffer = [];
-    let answer;
-    try {
-      answer = await ask(this.socket, "ticket:join", { ticket_id: ticketId });
-    } catch (error) {
-      if (generation === this.generation) this.liveBuffer = null;
-      throw error;
-    }
+    // On failure the live messages stay buffered: resume() joins again and places them.
+    const answer = await ask(this.socket, "ticket:join", { ticket_id: ticketId });
     if (generation !== this.generation) {
       if (this.ticketId !== ticketId) this.leaveQuietly(ticketId);
       return null;
     }
-    this.olderCursor = answer.next_cursor ?? null;
-    this.insert(answer.messages ?? [], "append", { bulk: true });
-    this.flushLive();
+    this.start(answer);
     this.updateTicket(answer.ticket);
     this.scrollToBottom();
     this.fillViewport();
     return answer.ticket;
+  }
+
+  /**
+   * Take the newest page from a join answer. The watermark starts just below it (what is
+   * older comes page by page with `before`) and moves up through what it holds.
+   */
+  start(answer) {
+    const messages = answer.messages ?? [];
+    const numbers = messages.map(seqOf).filter((seq) => seq !== null);
+    this.watermark = numbers.length ? Math.min(...numbers) - 1 : 0;
+    for (const seq of this.held) if (seq <= this.watermark) this.held.delete(seq);
+    this.moreOlder = Boolean(answer.next_cursor);
+    this.started = true;
+    const buffered = this.liveBuffer ?? [];
+    this.liveBuffer = null;
+    // A number missing inside the page is one the server did not have when it read it.
+    this.insert(messages, { bulk: true, confirmedBelow: Math.max(0, ...numbers) });
+    if (buffered.length) this.insert(buffered);
+    this.updateOlderButton();
   }
 
   /** Leave the open ticket, if any, and empty the list. */
@@ -480,46 +547,29 @@ export class Conversation {
   }
 
   /**
-   * After a reconnect: join the room again, fetch everything after the newest message
-   * held (page by page while has_more), then resend what did not get through.
+   * After a reconnect: join the room again, fetch everything numbered after the watermark
+   * (page by page while has_more), then resend what did not get through.
    */
   async resume() {
     const ticketId = this.ticketId;
     if (!ticketId) return;
     const generation = this.generation;
     const stale = () => generation !== this.generation || !this.socket.connected;
-    this.liveBuffer = [];
     try {
       const answer = await ask(this.socket, "ticket:join", { ticket_id: ticketId });
       if (stale()) return;
-      if (!this.newest) {
-        this.olderCursor = answer.next_cursor ?? null;
-        this.insert(answer.messages ?? [], "append", { bulk: true });
+      if (!this.started) {
+        this.start(answer); // the first join never answered
       } else {
-        let after = this.newest.cursor;
-        for (;;) {
-          const page = await ask(this.socket, "messages:history", {
-            ticket_id: ticketId,
-            after,
-            limit: CATCH_UP_PAGE,
-          });
-          if (stale()) return;
-          const messages = page.messages ?? [];
-          this.insert(messages, "append", { bulk: true });
-          const next = page.next_cursor ?? messages.at(-1)?.cursor;
-          if (!page.has_more || !next || next === after) break;
-          after = next;
-        }
+        this.round = null; // a catch-up from before the drop will answer nothing useful now
+        await this.catchUp({ rethrow: true });
+        if (stale()) return;
       }
-      this.flushLive();
       this.updateTicket(answer.ticket);
       this.fillViewport();
       await this.resendPending();
     } catch (error) {
       if (generation !== this.generation) return;
-      // Keep buffering nothing: what arrived live will be fetched by the next catch-up,
-      // which starts from the newest message actually in the list (so no gap is hidden).
-      this.liveBuffer = null;
       if (error.code === "disconnected") return; // the next "connect" resumes again
       if (error.code === "timeout" || error.code === "internal") {
         setTimeout(() => {
@@ -539,20 +589,15 @@ export class Conversation {
       return;
     }
     const stick = this.isNearBottom();
-    this.insert([message], "append");
+    this.insert([message]);
     this.clearTyper(message.sender_name);
     if (stick) this.scrollToBottom();
-  }
-
-  flushLive() {
-    const buffered = this.liveBuffer ?? [];
-    this.liveBuffer = null;
-    if (buffered.length) this.insert(buffered, "append");
   }
 
   /** A `ticket:updated` from the socket (or a ticket from an answer). */
   updateTicket(ticket) {
     if (!ticket || ticket.id !== this.ticketId) return;
+    if (isOlderTicket(ticket, this.ticket)) return; // overtaken by a newer state we hold
     this.ticket = ticket;
     if (this.closed) {
       // Nobody types in a closed conversation (and the server refuses `typing` there,
@@ -563,38 +608,160 @@ export class Conversation {
     this.onTicket(ticket);
   }
 
-  /** Put messages in the list, skipping those already there; reconcile our pending ones. */
-  insert(messages, where, { bulk = false } = {}) {
-    const fresh = [];
+  /**
+   * Put messages in the list at their number's place, skipping those already there (by
+   * id) and turning our own pending ones into the stored message; then settle the
+   * watermark. `confirmedBelow`: the answer these came in had no message at the missing
+   * numbers below this one.
+   */
+  insert(messages, { bulk = false, confirmedBelow = 0 } = {}) {
+    let added = false;
     for (const message of messages) {
       if (!message || message.ticket_id !== this.ticketId || !message.id) continue;
       if (this.elements.has(message.id)) continue;
-      const mine = message.client_msg_id && this.pending.get(message.client_msg_id);
+      const mine = message.client_msg_id ? this.pending.get(message.client_msg_id) : null;
+      let li;
       if (mine) {
-        this.confirm(mine, message);
-        continue;
+        this.pending.delete(mine.clientMsgId);
+        li = mine.el;
+        li.remove(); // out of the unconfirmed ones at the bottom, into its place
+        fillMessage(li, message, this.viewer);
+      } else {
+        li = renderMessage(message, this.viewer);
       }
-      const li = renderMessage(message, this.viewer);
+      const seq = seqOf(message);
+      this.list.insertBefore(li, rowAfter(this.list, seq ?? Infinity));
       this.elements.set(message.id, li);
-      fresh.push(li);
-      this.track(message);
+      if (seq !== null) this.count(seq);
+      added = true;
     }
-    if (!fresh.length) return;
-    if (bulk) this.list.setAttribute("aria-busy", "true");
-    if (where === "prepend") {
-      this.list.prepend(...fresh);
-    } else {
-      // Our own unconfirmed messages stay at the bottom.
-      const firstPending = this.list.querySelector(".msg--pending, .msg--failed");
-      for (const li of fresh) this.list.insertBefore(li, firstPending);
+    if (added) {
+      if (bulk) this.list.setAttribute("aria-busy", "true");
+      regroup(this.list);
+      if (bulk) requestAnimationFrame(() => this.list.removeAttribute("aria-busy"));
     }
-    regroup(this.list);
-    if (bulk) requestAnimationFrame(() => this.list.removeAttribute("aria-busy"));
+    this.settle({ confirmedBelow });
+    return added;
   }
 
-  track(message) {
-    if (!message.cursor) return;
-    if (!this.newest || compareMessages(message, this.newest) > 0) this.newest = message;
+  count(seq) {
+    if (seq > this.watermark) this.held.add(seq);
+    if (seq > this.top) this.top = seq;
+    if (this.oldest === null || seq < this.oldest) this.oldest = seq;
+  }
+
+  // ------------------------------------------------------------ watermark and holes
+
+  /**
+   * After messages came in, or when the timer says something is due: note the numbers
+   * missing below the highest held, move the watermark up through what is held and
+   * through holes that are known to be permanent, ask about holes that stayed open past
+   * a short grace, and set the one timer for what is due next.
+   */
+  settle({ confirmedBelow = 0 } = {}) {
+    if (!this.started) return;
+    const now = Date.now();
+    const last = Math.min(this.top, this.watermark + MAX_TRACKED_HOLES);
+    for (let seq = this.watermark + 1; seq < last; seq += 1) {
+      if (!this.held.has(seq) && !this.holes.has(seq)) {
+        this.holes.set(seq, { since: now, askAt: now + GAP_GRACE_MS, confirmed: false });
+      }
+    }
+    for (const [seq, hole] of this.holes) if (seq < confirmedBelow) hole.confirmed = true;
+    for (;;) {
+      const next = this.watermark + 1;
+      if (!this.held.delete(next)) {
+        // Not held: pass it only as a permanent hole (confirmed, and missing long enough).
+        const hole = this.holes.get(next);
+        if (!hole?.confirmed || now - hole.since < HOLE_WAIT_MS) break;
+      }
+      this.holes.delete(next);
+      this.watermark = next;
+    }
+    this.list.dataset.watermark = String(this.watermark);
+    if (this.canAsk() && [...this.holes.values()].some((hole) => !hole.confirmed && hole.askAt <= now)) {
+      this.catchUp();
+    }
+    this.planNextCheck(now);
+  }
+
+  canAsk() {
+    return this.started && !this.round && this.socket.connected;
+  }
+
+  /** One timer at most: for the first hole to skip, or the first hole to ask about. */
+  planNextCheck(now) {
+    clearTimeout(this.holeTimer);
+    this.holeTimer = null;
+    let due = Infinity;
+    // Only the hole just above the watermark can be skipped; the others wait behind it.
+    const front = this.holes.get(this.watermark + 1);
+    if (front?.confirmed) due = front.since + HOLE_WAIT_MS;
+    // Asking waits for a catch-up that is running (it settles when it ends) and for the
+    // connection (resume() catches up on reconnect).
+    if (this.canAsk()) {
+      for (const hole of this.holes.values()) if (!hole.confirmed) due = Math.min(due, hole.askAt);
+    }
+    if (due === Infinity) return;
+    const generation = this.generation;
+    this.holeTimer = setTimeout(
+      () => {
+        this.holeTimer = null;
+        if (generation === this.generation) this.settle();
+      },
+      Math.max(due - now, 50),
+    );
+  }
+
+  /**
+   * One catch-up: every message numbered above the watermark, page by page, each put in
+   * its place. A number still missing below one the server returned, or missing before we
+   * asked and not returned at all, is confirmed: the server did not have it. A catch-up
+   * that fails is tried again HOLE_WAIT_MS later, never at once. Resolves true when it
+   * got to the end.
+   */
+  async catchUp({ rethrow = false } = {}) {
+    if (!this.canAsk() || !this.ticketId) return false;
+    const round = {};
+    this.round = round;
+    const generation = this.generation;
+    const ticketId = this.ticketId;
+    const current = () => generation === this.generation && this.round === round;
+    const covered = []; // the holes this catch-up answers for
+    for (const [seq, hole] of this.holes) {
+      if (hole.confirmed) continue;
+      hole.askAt = Infinity;
+      covered.push(seq);
+    }
+    try {
+      let after = this.watermark;
+      for (;;) {
+        const page = await ask(this.socket, "messages:history", { ticket_id: ticketId, after, limit: CATCH_UP_PAGE });
+        if (!current()) return false;
+        const messages = page.messages ?? [];
+        const last = Math.max(after, ...messages.map(seqOf).filter((seq) => seq !== null));
+        this.insert(messages, { bulk: true, confirmedBelow: last });
+        if (!page.has_more || last <= after) break;
+        after = last;
+      }
+      for (const seq of covered) {
+        const hole = this.holes.get(seq);
+        if (hole) hole.confirmed = true;
+      }
+      return true;
+    } catch (error) {
+      if (!current()) return false;
+      const retryAt = Date.now() + HOLE_WAIT_MS;
+      for (const seq of covered) {
+        const hole = this.holes.get(seq);
+        if (hole && !hole.confirmed) hole.askAt = retryAt;
+      }
+      if (rethrow) throw error;
+      return false;
+    } finally {
+      if (this.round === round) this.round = null;
+      if (generation === this.generation) this.settle();
+    }
   }
 
   // ------------------------------------------------------------ sending
@@ -660,16 +827,15 @@ export class Conversation {
     }
   }
 
+  /** The server's answer to our send: the pending row becomes the message, at its place. */
   confirm(entry, message) {
-    this.pending.delete(entry.clientMsgId);
-    if (!message?.id || this.elements.has(message.id)) {
+    if (message?.id && message.client_msg_id === entry.clientMsgId) this.insert([message]);
+    if (this.pending.get(entry.clientMsgId) === entry) {
+      // Already shown (it came in live or by catch-up first), or nothing to show.
+      this.pending.delete(entry.clientMsgId);
       entry.el.remove();
-    } else {
-      fillMessage(entry.el, message, this.viewer);
-      this.elements.set(message.id, entry.el);
-      this.track(message);
+      regroup(this.list);
     }
-    regroup(this.list);
   }
 
   markPending(entry, state, error) {
@@ -700,23 +866,25 @@ export class Conversation {
 
   // ------------------------------------------------------------ older pages
 
+  /** The page before the oldest message held (by number), put in above it. */
   async loadOlder() {
-    if (!this.olderCursor || this.loadingOlder || !this.ticketId || this.liveBuffer) return;
-    if (!this.socket.connected) return;
+    if (!this.moreOlder || this.oldest === null || this.loadingOlder || !this.ticketId) return;
+    if (!this.started || !this.socket.connected) return;
     const generation = this.generation;
     this.loadingOlder = true;
     this.updateOlderButton();
     try {
       const page = await ask(this.socket, "messages:history", {
         ticket_id: this.ticketId,
-        before: this.olderCursor,
+        before: this.oldest,
         limit: HISTORY_PAGE,
       });
       if (generation !== this.generation) return;
       const previousHeight = this.scroller.scrollHeight;
       const previousTop = this.scroller.scrollTop;
-      this.insert(page.messages ?? [], "prepend", { bulk: true });
-      this.olderCursor = page.next_cursor ?? null;
+      const messages = page.messages ?? [];
+      this.insert(messages, { bulk: true });
+      this.moreOlder = Boolean(page.has_more) && messages.length > 0;
       // Settle the "load earlier" button first: its height is part of what moves.
       this.loadingOlder = false;
       this.updateOlderButton();
@@ -736,13 +904,13 @@ export class Conversation {
   /** Load older pages until the list overflows its box (or there is nothing older). */
   fillViewport() {
     requestAnimationFrame(() => {
-      if (this.olderCursor && this.scroller.scrollHeight <= this.scroller.clientHeight + 4) this.loadOlder();
+      if (this.moreOlder && this.scroller.scrollHeight <= this.scroller.clientHeight + 4) this.loadOlder();
     });
   }
 
   updateOlderButton() {
     if (!this.olderButton) return;
-    this.olderButton.hidden = !this.olderCursor;
+    this.olderButton.hidden = !this.moreOlder;
     this.olderButton.disabled = this.loadingOlder;
     this.olderButton.textContent = this.loadingOlder ? "Loading…" : "Load earlier messages";
   }

@@ -7,6 +7,7 @@ import {
   Conversation,
   formatFull,
   formatRelative,
+  isOlderTicket,
   timeElement,
   watchConnection,
 } from "./chat-core.js";
@@ -53,6 +54,10 @@ const PRIORITY_LABELS = { low: "Low", normal: "Normal", high: "High", urgent: "U
 
 const queue = {
   tickets: new Map(), // id -> ticket, only those matching the filter
+  // id -> the newest state seen of every ticket, in the queue or not: states arrive out of
+  // order (live events, answers, pages fetched while events flow), and an older one must
+  // not bring back what a newer one changed (a closed ticket reappearing as open).
+  newest: new Map(),
   unread: new Set(),
   nextCursor: null,
   loading: false,
@@ -188,7 +193,11 @@ async function loadQueue() {
     const data = await api("/api/tickets", { query: { ...queueQuery(), limit: 50 } });
     if (request !== queue.request) return;
     queue.tickets = new Map();
-    for (const ticket of data.tickets ?? []) queue.tickets.set(ticket.id, ticket);
+    for (const fetched of data.tickets ?? []) {
+      // The server chose the rows; a newer state seen live may have left the filter.
+      const ticket = newestState(fetched);
+      if (ticket === fetched || matchesFilter(ticket)) queue.tickets.set(ticket.id, ticket);
+    }
     queue.nextCursor = data.next_cursor ?? null;
     const buffered = queue.buffered;
     queue.buffered = null;
@@ -213,9 +222,10 @@ async function loadMore() {
       query: { ...queueQuery(), limit: 50, before: queue.nextCursor },
     });
     if (request !== queue.request) return;
-    for (const ticket of data.tickets ?? []) {
-      const held = queue.tickets.get(ticket.id);
-      if (!held || activityTime(ticket) >= activityTime(held)) queue.tickets.set(ticket.id, ticket);
+    for (const fetched of data.tickets ?? []) {
+      // The server chose the rows; a newer state seen live may have left the filter.
+      const ticket = newestState(fetched);
+      if (ticket === fetched || matchesFilter(ticket)) queue.tickets.set(ticket.id, ticket);
     }
     queue.nextCursor = data.next_cursor ?? null;
     renderQueue();
@@ -226,15 +236,26 @@ async function loadMore() {
   }
 }
 
+/**
+ * The newest state of a ticket seen so far, counting this one: `ticket` itself unless a
+ * higher version was seen (then that one). Remembers it.
+ */
+function newestState(ticket) {
+  const seen = queue.newest.get(ticket.id);
+  if (isOlderTicket(ticket, seen)) return seen;
+  queue.newest.set(ticket.id, ticket);
+  return ticket;
+}
+
 /** Upsert one ticket from a live event or an answer, keeping only what matches the filter. */
 function applyTicket(ticket) {
   if (!ticket?.id) return;
+  if (newestState(ticket) !== ticket) return; // overtaken by a newer state
   if (queue.loading && queue.buffered) {
     queue.buffered.set(ticket.id, ticket);
     return;
   }
   const held = queue.tickets.get(ticket.id);
-  if (held && activityTime(ticket) < activityTime(held)) return; // an older copy
   if (matchesFilter(ticket)) {
     const newActivity = !held || held.last_message_at !== ticket.last_message_at;
     if (newActivity && !isInView(ticket.id)) queue.unread.add(ticket.id);

@@ -3,11 +3,22 @@ each in their own browser context, talking through the live server."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
+from bson import ObjectId
 from playwright.async_api import Page, expect
+from pymongo.errors import NetworkTimeout
 
+from app.keys import sio_key
+from app.services import payloads
+from app.store import tickets as stored_tickets
 from tests.browser.conftest import sign_in_to
+from tests.conftest import cookie_header
+from tests.store.interleave import gate
 
 WAIT_MS = 5000
 
@@ -57,6 +68,58 @@ class CuttableLink:
 
     async def restore(self) -> None:
         await self.page.context.set_offline(False)
+
+
+class SentEvents:
+    """The Socket.IO events a page sends, read off its WebSocket frames as (name, payload).
+    Attach before the page connects."""
+
+    FRAME = re.compile(r"^42\d*(\[.*\])$", re.S)  # an EVENT packet, with or without an ack id
+
+    def __init__(self, page: Page) -> None:
+        self.events: list[tuple[str, dict | None]] = []
+        page.on("websocket", lambda ws: ws.on("framesent", self._frame))
+
+    def _frame(self, payload) -> None:
+        match = self.FRAME.match(payload) if isinstance(payload, str) else None
+        if match:
+            name, *args = json.loads(match.group(1))
+            self.events.append((name, args[0] if args else None))
+
+    def history(self) -> list[dict]:
+        """The `messages:history` requests sent so far."""
+        return [payload for name, payload in self.events if name == "messages:history"]
+
+
+async def eventually(check, timeout: float = WAIT_MS / 1000) -> None:
+    """Wait until `check()` is true (polling), or fail."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+async def open_widget_as(pages, live_server, guest) -> tuple[Page, SentEvents]:
+    """The widget in a browser holding the cookie of a guest made over HTTP (fixture
+    `guest` / `start_chat`), showing that guest's conversation."""
+    page = await pages.open()
+    sent = SentEvents(page)
+    await page.context.add_cookies(
+        [
+            {"name": c.key, "value": c.value, "url": live_server.url}
+            for c in guest.session.cookie_jar
+        ]
+    )
+    await page.goto(f"{live_server.url}/widget")
+    await expect(page.locator("#message-input")).to_be_enabled(timeout=WAIT_MS)
+    return page, sent
+
+
+async def shown_numbers(page: Page) -> list[int]:
+    """The numbers (`seq`) of the stored messages in the list, top to bottom."""
+    return await page.locator("#messages [data-seq]").evaluate_all(
+        "els => els.map(e => Number(e.dataset.seq))"
+    )
 
 
 def messages_from(page: Page, role: str):
@@ -187,6 +250,7 @@ async def test_guest_catches_up_after_a_lost_connection_without_gaps_or_duplicat
     guest = await pages.open()
     link = CuttableLink()
     await link.attach(guest)
+    sent = SentEvents(guest)
     await start_chat(guest, live_server.url, name="Lin Offline", message="Are you there?")
 
     row = agent.locator("#queue [data-ticket-id]").filter(has_text="Lin Offline")
@@ -195,6 +259,9 @@ async def test_guest_catches_up_after_a_lost_connection_without_gaps_or_duplicat
     await agent.locator("#reply-input").fill("Yes, hello!")
     await agent.locator("#reply-input").press("Enter")
     await expect(messages_from(guest, "agent")).to_have_text(["Yes, hello!"], timeout=WAIT_MS)
+    held = (await shown_numbers(guest))[-1]
+    await expect(guest.locator("#messages")).to_have_attribute("data-watermark", str(held))
+    assert sent.history() == []
 
     # The connection drops.
     await link.cut()
@@ -229,6 +296,11 @@ async def test_guest_catches_up_after_a_lost_connection_without_gaps_or_duplicat
         "els => els.map(e => e.dataset.id)"
     )
     assert len(ids) == len(set(ids))
+    # It asked for what came after the last number it held, and now holds everything.
+    assert [request["after"] for request in sent.history()] == [held]
+    numbers = await shown_numbers(guest)
+    assert numbers == list(range(1, len(numbers) + 1))
+    await expect(guest.locator("#messages")).to_have_attribute("data-watermark", str(numbers[-1]))
     assert pages.errors == []
 
 
@@ -244,14 +316,7 @@ async def test_older_messages_load_when_scrolling_to_the_top(
         assert answer["ok"], answer
     everything = [guest.message["body"], *sent]
 
-    page = await pages.open()
-    await page.context.add_cookies(
-        [
-            {"name": c.key, "value": c.value, "url": live_server.url}
-            for c in guest.session.cookie_jar
-        ]
-    )
-    await page.goto(f"{live_server.url}/widget")
+    page, requests = await open_widget_as(pages, live_server, guest)
     bubbles = messages_from(page, "guest")
     await expect(bubbles.last).to_have_text("Message number 70", timeout=WAIT_MS)
     first_page = await bubbles.count()
@@ -279,6 +344,12 @@ async def test_older_messages_load_when_scrolling_to_the_top(
         "els => els.map(e => e.dataset.id)"
     )
     assert len(ids) == len(set(ids))
+    assert await shown_numbers(page) == list(range(1, len(everything) + 1))
+    # Each older page was asked before the oldest number held, and nothing needed catching up.
+    befores = [request["before"] for request in requests.history()]
+    assert befores and all(isinstance(n, int) for n in befores), befores
+    assert befores == sorted(befores, reverse=True) and befores[-1] > 1, befores
+    assert all("after" not in request for request in requests.history())
     assert pages.errors == []
 
 
@@ -288,6 +359,7 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     agent = await pages.open()
     link = CuttableLink()
     await link.attach(agent)
+    sent = SentEvents(agent)
     await sign_in(agent, live_server.url, demo_agent)
 
     ann = await pages.open()
@@ -296,6 +368,8 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     await ann_row.click()
     await expect(messages_from(agent, "guest")).to_have_text(["Question one."], timeout=WAIT_MS)
     await expect(ann_row).to_have_attribute("aria-current", "true")
+    # Agents number every line of the ticket (here: the guest's question, "Alan joined").
+    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "2")
 
     # Activity on a ticket that is not open marks its row.
     ben = await pages.open()
@@ -319,6 +393,8 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     await expect(messages_from(agent, "guest")).to_have_text(
         ["Question one.", "Hello? Anyone?"], timeout=WAIT_MS
     )
+    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "3")
+    assert [request["after"] for request in sent.history()] == [2]
     await expect(agent.locator("#queue [data-ticket-id]").filter(has_text="Cy")).to_have_count(
         1, timeout=WAIT_MS
     )
@@ -344,4 +420,143 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     await expect(messages_from(agent, "guest")).to_have_text(
         ["Question two.", "Thanks for picking this up."], timeout=WAIT_MS
     )
+    assert pages.errors == []
+
+
+def on_insert_of(body: str):
+    """Matches the database write that stores the message with this body."""
+    return lambda op: (
+        op.collection == "messages" and op.method == "insert_one" and op.document.get("body") == body
+    )
+
+
+async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_guest_page(
+    pages, live_server, guest, connect, agent_session
+):
+    page, sent = await open_widget_as(pages, live_server, guest)
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
+    # Two tabs of one agent (one socket's sends are handled one at a time).
+    first_tab = await connect(cookie_header(agent_session))
+    second_tab = await connect(cookie_header(agent_session))
+
+    # The first reply's write is held in the database while the second is stored and sent.
+    held = gate(live_server.ctx.db, on_insert_of("Let me look that up."))
+    try:
+        first = asyncio.create_task(first_tab.call("message:send", {
+            "ticket_id": guest.ticket_id, "body": "Let me look that up.", "client_msg_id": "r-1",
+        }, timeout=15))
+        await held.wait_reached()
+        answer = await second_tab.call("message:send", {
+            "ticket_id": guest.ticket_id, "body": "Found it: it ships today.", "client_msg_id": "r-2",
+        })
+        assert answer["ok"], answer
+
+        # The guest sees number 3 with 2 missing, asks for what follows 1, and gets 3 again:
+        # number 2 is not there yet, which is a reason to wait, not to give up on it.
+        await expect(messages_from(page, "agent")).to_have_text(
+            ["Found it: it ships today."], timeout=WAIT_MS
+        )
+        await eventually(lambda: len(sent.history()) == 1)
+        assert sent.history()[0]["after"] == 1
+        await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
+    finally:
+        held.open()
+    assert (await first)["ok"]
+
+    # The late one arrives and goes in above the later one; nothing is missing.
+    await expect(messages_from(page, "agent")).to_have_text(
+        ["Let me look that up.", "Found it: it ships today."], timeout=WAIT_MS
+    )
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")
+    assert await shown_numbers(page) == [1, 2, 3]
+    assert len(sent.history()) == 1
+    assert pages.errors == []
+
+
+async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_about_once(
+    pages, live_server, guest, agent_socket
+):
+    page, sent = await open_widget_as(pages, live_server, guest)
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
+
+    async def lose_once(op) -> None:
+        if on_insert_of("This reply is lost.")(op):
+            live_server.ctx.db.client.hooks.remove(lose_once)
+            raise NetworkTimeout("the write timed out")
+
+    # The reply takes number 2, then its write fails: number 2 stays a hole forever.
+    live_server.ctx.db.client.hooks.append(lose_once)
+    lost = await agent_socket.call("message:send", {
+        "ticket_id": guest.ticket_id, "body": "This reply is lost.", "client_msg_id": "lost",
+    })
+    assert lost["error"]["code"] == "internal", lost
+    reply = {"ticket_id": guest.ticket_id, "body": "Sorry, here I am.", "client_msg_id": "r-3"}
+    assert (await agent_socket.call("message:send", reply))["ok"]
+
+    # The guest shows number 3 at once; the watermark passes the hole a few seconds later,
+    # after one history answer without it.
+    await expect(messages_from(page, "agent")).to_have_text(["Sorry, here I am."], timeout=WAIT_MS)
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3", timeout=2 * WAIT_MS)
+    assert [request["after"] for request in sent.history()] == [1]
+
+    # Later messages are complete as they arrive, and nothing asks again.
+    reply = {"ticket_id": guest.ticket_id, "body": "Your parcel ships today.", "client_msg_id": "r-4"}
+    assert (await agent_socket.call("message:send", reply))["ok"]
+    await expect(messages_from(page, "agent")).to_have_text(
+        ["Sorry, here I am.", "Your parcel ships today."], timeout=WAIT_MS
+    )
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "4")
+    await asyncio.sleep(1)
+    assert len(sent.history()) == 1
+    assert await shown_numbers(page) == [1, 3, 4]
+
+    # Opened afresh, the widget finds the hole inside its first page: the server's answer
+    # already says number 2 is missing, so it waits out the hole without asking.
+    again, sent_again = await open_widget_as(pages, live_server, guest)
+    await expect(messages_from(again, "agent")).to_have_text(
+        ["Sorry, here I am.", "Your parcel ships today."]
+    )
+    await expect(again.locator("#messages")).to_have_attribute("data-watermark", "4", timeout=2 * WAIT_MS)
+    assert sent_again.history() == []
+    assert pages.errors == []
+
+
+async def test_an_older_ticket_state_arriving_late_changes_neither_the_queue_row_nor_the_header(
+    pages, live_server, demo_agent, guest, http
+):
+    agent = await pages.open()
+    await sign_in_to(agent, live_server.url, demo_agent, "/dashboard")
+    row = agent.locator(f'#queue [data-ticket-id="{guest.ticket_id}"]')
+    await row.click()
+    await expect(agent.locator("#ticket-priority")).to_be_enabled(timeout=WAIT_MS)
+    await agent.locator("#ticket-priority").select_option("high")
+    await expect(agent.locator("#conversation-priority")).to_have_text(
+        "High priority", timeout=WAIT_MS
+    )
+    await expect(row).to_have_class(re.compile(r"ticket-row--urgent"))
+
+    # A state from before the change arrives late: later times, but a lower version.
+    stored = await stored_tickets.get(live_server.ctx.db, ticket_id=ObjectId(guest.ticket_id))
+    current = payloads.ticket(stored)
+    later = payloads.iso(datetime.now(UTC) + timedelta(minutes=5))
+    older = {
+        **current, "version": current["version"] - 1, "priority": "normal", "status": "pending",
+        "last_message_preview": "An older preview", "updated_at": later, "last_message_at": later,
+    }
+    await live_server.app[sio_key].emit("ticket:updated", older, to="agents")
+    # Then another guest writes in: once their row shows, the page has handled the older
+    # state too (one socket's events arrive in order).
+    async with http().post("/api/guest/tickets", json={"name": "Next Guest", "message": "Hi"}) as resp:
+        assert resp.status == 201
+    await expect(agent.locator("#queue [data-ticket-id]").filter(has_text="Next Guest")).to_have_count(
+        1, timeout=WAIT_MS
+    )
+
+    await expect(row).to_have_count(1)
+    await expect(row).to_have_class(re.compile(r"ticket-row--urgent"))
+    await expect(row.locator(".badge")).to_have_text("Open")
+    await expect(row.locator(".ticket-row__preview")).to_have_text(current["last_message_preview"])
+    await expect(agent.locator("#conversation-priority")).to_have_text("High priority")
+    await expect(agent.locator("#conversation-status")).to_have_text("Open")
+    await expect(agent.locator("#ticket-priority")).to_have_value("high")
     assert pages.errors == []
