@@ -75,18 +75,20 @@ async def send(
 
     body = validate.text(body, "body", max_len=BODY_MAX)
     client_msg_id = validate.client_msg_id(client_msg_id)
-    ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    ticket_id = tickets.ticket_oid(ticket_id)
     if kind == "note" and not identity.is_agent:
         raise Forbidden("Only agents can write internal notes.")
     sender_id = identity.id
+    # The sender's own message with this id (never another sender's), in any ticket state.
     stored_before = await stored.by_client_msg_id(
-        ctx.db, ticket_id=ticket["_id"], sender_id=sender_id, client_msg_id=client_msg_id)
+        ctx.db, ticket_id=ticket_id, sender_id=sender_id, client_msg_id=client_msg_id)
     if stored_before is not None:
         return Sent(message=stored_before, created=False)
-    check_send(identity, ticket, kind)
-    await ratelimit.hit(ctx, "message", f"{identity.role}:{sender_id}:{ticket['_id']}")
+    await ratelimit.hit(ctx, "message", f"{identity.role}:{sender_id}:{ticket_id}")
     at = clock.utcnow()
-    before, after = await _number(ctx, ticket=ticket, identity=identity, kind=kind, body=body, at=at)
+    before, after = await _number(ctx, ticket_id=ticket_id, identity=identity, kind=kind, body=body,
+                                  at=at)
+    ticket = after
     doc = {
         "ticket_id": ticket["_id"],
         "kind": kind,
@@ -115,14 +117,36 @@ async def send(
     return Sent(message=doc, created=True)
 
 
-async def _number(ctx: Ctx, *, ticket: dict, identity: Identity, kind: str, body: str,
+async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: str,
                   at) -> tuple[dict, dict]:
     """Take the message's number, atomically with the check that the ticket is not closed
     (a message moves the ticket; a note only takes a number). Returns the ticket before
-    and after."""
+    and after.
+
+    The common case takes one database call: the number is taken on the condition that the
+    caller may write there and nothing about the status changes (an agent: any ticket not
+    closed; a guest: their own open ticket). Otherwise the ticket is read, the rules are
+    applied to it (not found, not yours, closed, a guest's reply reopening it), and the
+    number is taken on the condition that its status is still as read."""
     from . import tickets
 
+    preview = tickets.preview(body)
+    waiting_until = tickets.escalation_due(ctx, at) if identity.is_guest else None
+    if kind == "note":
+        after = await stored_tickets.take_seq(ctx.db, ticket_id=ticket_id, guest_visible=False,
+                                              unless_closed=True)
+    elif identity.is_agent:
+        after = await stored_tickets.record_message(
+            ctx.db, ticket_id=ticket_id, status=stored_tickets.NOT_CLOSED, at=at, preview=preview,
+            by_guest=False)
+    else:
+        after = await stored_tickets.record_message(
+            ctx.db, ticket_id=ticket_id, status="open", guest_id=identity.id, at=at, preview=preview,
+            by_guest=True, waiting_until=waiting_until)
+    if after is not None:
+        return after, after  # the status is as it was: only activity moved
     for _ in range(NUMBER_TRIES):
+        ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
         check_send(identity, ticket, kind)
         if kind == "note":
             after = await stored_tickets.take_seq(ctx.db, ticket_id=ticket["_id"], guest_visible=False,
@@ -130,15 +154,13 @@ async def _number(ctx: Ctx, *, ticket: dict, identity: Identity, kind: str, body
         else:
             reopen = identity.is_guest and ticket["status"] in ("pending", "resolved")
             after = await stored_tickets.record_message(
-                ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at,
-                preview=tickets.preview(body), by_guest=identity.is_guest,
+                ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at, preview=preview,
+                by_guest=identity.is_guest,
                 # The guest wrote back: the ball is with the agents again.
-                new_status="open" if reopen else None,
-                waiting_until=tickets.escalation_due(ctx, at) if identity.is_guest else None,
+                new_status="open" if reopen else None, waiting_until=waiting_until,
             )
         if after is not None:
             return ticket, after
-        ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket["_id"])
     raise Conflict("This conversation changed at the same moment. Please try again.")
 
 

@@ -7,9 +7,9 @@ the same calls with the same shapes (`await collection.find_one(...)`,
 the store relies on it, which mongomock alone (and mongomock-motor's wrapper, used before)
 does not:
 
-- **Every call yields to the event loop**, before it runs and after (a request and an
-  answer crossing a network), so concurrent tasks interleave between database calls as
-  they do against a real MongoDB. A read followed by a write is never atomic here either.
+- **Every call yields to the event loop** before it runs (a request crossing a network),
+  so concurrent tasks interleave between database calls as they do against a real
+  MongoDB. A read followed by a write is never atomic here either.
 - **Limits are limits**: `to_list(n)` and `limit(n)` return at most n documents.
 - **PyMongo's errors**: what PyMongo cannot encode (lone surrogates, integers over 64
   bits, unknown types) fails the same way, in filters and updates too, and a broken unique
@@ -91,12 +91,13 @@ class EmbeddedClient:
         return None
 
     async def _round_trip(self, operation: Operation, run: Callable[[], Any]) -> Any:
-        await asyncio.sleep(0)  # the request on its way
+        # One yield per call is what lets other tasks run between any two calls of one
+        # task, as a network round trip does (a second, after the call, adds loop turns
+        # and no interleaving that this one does not already allow).
+        await asyncio.sleep(0)
         for hook in list(self.hooks):
             await hook(operation)
-        result = run()
-        await asyncio.sleep(0)  # the answer on its way back
-        return result
+        return run()
 
     async def purge_expired(self) -> int:
         """One pass of the TTL monitor over every database; returns documents removed."""

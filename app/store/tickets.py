@@ -65,12 +65,17 @@ async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetim
         {"_id": oid(ticket_id, "ticket_id"), "version": version}, update, return_document=AFTER)
 
 
+NOT_CLOSED = object()  # record_message's status: anything but closed
+
+
 async def record_message(
-    db: Database, *, ticket_id: ObjectId, status: str, at: datetime, preview: str,
+    db: Database, *, ticket_id: ObjectId, status: object, at: datetime, preview: str,
     by_guest: bool, new_status: str | None = None, waiting_until: datetime | None = None,
+    guest_id: str | None = None,
 ) -> dict | None:
     """Take the next message numbers for a guest's or agent's message and move the ticket's
-    activity fields, if the ticket's status is still `status`; None otherwise.
+    activity fields, if the ticket's status is still `status` (or, with NOT_CLOSED, is not
+    closed) and, with `guest_id`, the ticket is that guest's; None otherwise.
 
     Times only ever move one way ($max, $min), so two messages committed in either order
     leave the same ticket: the first answer is the earliest one, the last message the
@@ -93,8 +98,11 @@ async def record_message(
         update["$max"]["last_agent_message_at"] = at
         update["$min"] = {"first_response_at": at}
         update["$unset"] = {"waiting_since": "", "escalate_at": ""}
-    return await db.tickets.find_one_and_update(
-        {"_id": oid(ticket_id, "ticket_id"), "status": status}, update, return_document=AFTER)
+    query: dict = {"_id": oid(ticket_id, "ticket_id"),
+                   "status": {"$ne": "closed"} if status is NOT_CLOSED else status}
+    if guest_id is not None:
+        query["guest_id"] = guest_id
+    return await db.tickets.find_one_and_update(query, update, return_document=AFTER)
 
 
 async def take_seq(db: Database, *, ticket_id: ObjectId, guest_visible: bool,
