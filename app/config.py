@@ -6,6 +6,7 @@ ConfigError with one line that run.py prints instead of a traceback.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,10 @@ class Settings:
         """Where links in e-mails point: PUBLIC_URL, else this server's own address."""
         return self.public_url_setting or f"http://{self.host}:{self.port}"
     ws_compression: bool = False
+    # /metrics: the bearer token it requires (unset: open in development, 404 in production),
+    # and this process's name in the `process` label (unset: hostname:pid).
+    metrics_token: str | None = None
+    process_name: str | None = None
 
     @property
     def production(self) -> bool:
@@ -163,7 +168,17 @@ class Settings:
         if ws_compression_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"WS_COMPRESSION must be 0 or 1, not {ws_compression_raw!r}")
 
+        metrics_token = get("METRICS_TOKEN")
+        if metrics_token is not None and (len(metrics_token) < 16 or not metrics_token.isprintable()
+                                          or " " in metrics_token):
+            raise ConfigError("METRICS_TOKEN must be at least 16 printable characters without spaces")
+        process_name = get("PROCESS_NAME")
+        if process_name is not None and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,64}", process_name):
+            raise ConfigError(f"PROCESS_NAME must be 1-64 letters, digits or _.:@-, not {process_name!r}")
+
         return cls(
+            metrics_token=metrics_token,
+            process_name=process_name,
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,
             auto_resolve_after=auto_resolve_after,

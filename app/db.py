@@ -131,6 +131,9 @@ async def ensure_indexes(database: Database) -> None:
     await jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
     await jobs.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
                             name="by_status")
+    # /metrics: queued and dead jobs counted per kind, and the earliest due, from the index.
+    await jobs.create_index([("status", ASCENDING), ("kind", ASCENDING), ("run_at", ASCENDING)],
+                            name="by_status_kind")
     await jobs.create_index([("dedupe_key", ASCENDING)], unique=True,
                             partialFilterExpression={"dedupe_key": {"$exists": True}},
                             name="one_job_per_dedupe_key")

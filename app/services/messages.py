@@ -50,11 +50,13 @@ def check_send(identity: Identity, ticket: dict, kind: str) -> None:
 
 async def store_first(ctx: Ctx, *, ticket: dict, body: str, at) -> dict:
     """The first message of a new ticket, number 1 (taken with the ticket itself)."""
-    return await stored.insert(ctx.db, message={
+    message = await stored.insert(ctx.db, message={
         "ticket_id": ticket["_id"], "kind": "message", "sender_role": "guest",
         "sender_id": ticket["guest_id"], "sender_name": ticket["guest_name"], "body": body,
         "created_at": at, "seq": 1, "guest_seq": 1,
     })
+    ctx.metrics.message_stored("message")
+    return message
 
 
 async def send(
@@ -110,6 +112,7 @@ async def send(
         if found is None:
             raise
         return Sent(message=found, created=False)
+    ctx.metrics.message_stored(kind)
     await effects.apply(ctx, effects.Change(kind=kind, before=before, after=after, actor=identity,
                                             message=doc, skip_sid=skip_sid))
     return Sent(message=doc, created=True)
