@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from .. import clock
@@ -132,12 +133,14 @@ async def _number(ctx: Ctx, *, ticket: dict, identity: Identity, kind: str, body
                                                   unless_closed=True)
         else:
             reopen = identity.is_guest and ticket["status"] in ("pending", "resolved")
+            first_answer = identity.is_agent and ticket.get("first_response_at") is None
             after = await stored_tickets.record_message(
                 ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at,
                 preview=tickets.preview(body), by_guest=identity.is_guest,
                 # The guest wrote back: the ball is with the agents again.
                 new_status="open" if reopen else None,
                 waiting_until=tickets.escalation_due(ctx, at) if identity.is_guest else None,
+                first_response_by=ObjectId(identity.id) if first_answer else None,
             )
         if after is not None:
             return ticket, after

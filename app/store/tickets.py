@@ -68,13 +68,19 @@ async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetim
 async def record_message(
     db: Database, *, ticket_id: ObjectId, status: str, at: datetime, preview: str,
     by_guest: bool, new_status: str | None = None, waiting_until: datetime | None = None,
+    first_response_by: ObjectId | None = None,
 ) -> dict | None:
     """Take the next message numbers for a guest's or agent's message and move the ticket's
     activity fields, if the ticket's status is still `status`; None otherwise.
 
     Times only ever move one way ($max, $min), so two messages committed in either order
     leave the same ticket: the first answer is the earliest one, the last message the
-    latest. The preview is the last committed message's, which also took the higher seq."""
+    latest. The preview is the last committed message's, which also took the higher seq.
+
+    `first_response_by`: the agent of what the caller read as the ticket's first answer. It
+    is set only if no answer is stored yet (a precondition of this same update: None when
+    another agent's answer came first, and the caller reads the ticket again), so that the
+    reports credit the agent whose answer the guest got first."""
     update: dict = {
         "$inc": {"seq": 1, "guest_seq": 1, "version": 1},
         "$max": {"last_message_at": at, "updated_at": at},
@@ -88,13 +94,28 @@ async def record_message(
             update["$min"]["escalate_at"] = waiting_until
         if new_status is not None:
             update["$set"]["status"] = new_status
-            update["$unset"] = {"resolve_at": ""}
+            # reopened: no longer resolved (the reports' resolution time starts over)
+            update["$unset"] = {"resolve_at": "", "resolved_at": ""}
     else:
         update["$max"]["last_agent_message_at"] = at
         update["$min"] = {"first_response_at": at}
         update["$unset"] = {"waiting_since": "", "escalate_at": ""}
+    query: dict = {"_id": oid(ticket_id, "ticket_id"), "status": status}
+    if first_response_by is not None and not by_guest:
+        query["first_response_at"] = None
+        update["$set"]["first_response_by"] = first_response_by
+    return await db.tickets.find_one_and_update(query, update, return_document=AFTER)
+
+
+async def record_csat(db: Database, *, ticket_id: ObjectId, rating: int, comment: str,
+                      at: datetime) -> dict | None:
+    """The guest's satisfaction rating of the ticket (`csat`: rating 1-5, comment, at), as the
+    reports read it. The rating feature itself (asking the guest) is not here yet."""
     return await db.tickets.find_one_and_update(
-        {"_id": oid(ticket_id, "ticket_id"), "status": status}, update, return_document=AFTER)
+        {"_id": oid(ticket_id, "ticket_id")},
+        {"$set": {"csat": {"rating": rating, "comment": comment, "at": at}, "updated_at": at},
+         "$inc": {"version": 1}},
+        return_document=AFTER)
 
 
 async def take_seq(db: Database, *, ticket_id: ObjectId, guest_visible: bool,
