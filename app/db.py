@@ -100,6 +100,10 @@ async def ensure_indexes(database: Database) -> None:
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
     await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
     await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
+    # Reports: the tickets created in a date range, the team's or one agent's.
+    await tickets.create_index([("created_at", ASCENDING)], name="created")
+    await tickets.create_index([("assignee_id", ASCENDING), ("created_at", ASCENDING)],
+                               name="assignee_created")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",
