@@ -171,8 +171,9 @@ async def build(ctx: Ctx, *, identity: Identity, period: Range) -> Report:
     day_starts = [period.day_start(day) for day in days]
     figures = await stored.conversations(ctx.db, start=period.start, end=period.end,
                                          day_starts=day_starts, assignee_id=own)
-    responders = await stored.first_responders(ctx.db, start=period.start, end=period.end,
-                                               agent_id=own)
+    # an agent's first answers count wherever the ticket went, not only on their own
+    responders = figures["responders"] if own is None else await stored.first_responders(
+        ctx.db, start=period.start, end=period.end, agent_id=own)
     backlog = await stored.backlog(ctx.db, statuses=BACKLOG_STATUSES, assignee_id=own)
     return Report(
         scope="team" if own is None else "own",
