@@ -76,6 +76,8 @@ class Settings:
     # and this process's name in the `process` label (unset: hostname:pid).
     metrics_token: str | None = None
     process_name: str | None = None
+    # `run.py worker` serves /metrics on this port (its escalations and readiness); unset: not.
+    metrics_port: int | None = None
 
     @property
     def production(self) -> bool:
@@ -176,8 +178,16 @@ class Settings:
         if process_name is not None and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,64}", process_name):
             raise ConfigError(f"PROCESS_NAME must be 1-64 letters, digits or _.:@-, not {process_name!r}")
 
+        metrics_port_raw = get("METRICS_PORT")
+        metrics_port = None
+        if metrics_port_raw is not None:
+            if not metrics_port_raw.isdigit() or not 0 < int(metrics_port_raw) < 65536:
+                raise ConfigError(f"METRICS_PORT must be a port from 1 to 65535, not {metrics_port_raw!r}")
+            metrics_port = int(metrics_port_raw)
+
         return cls(
             metrics_token=metrics_token,
+            metrics_port=metrics_port,
             process_name=process_name,
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,

@@ -45,7 +45,8 @@ async def metrics_middleware(request: web.Request, handler) -> web.StreamRespons
 
 def redis_ping(app: web.Application):
     """The Redis check of /readyz and /metrics, when this process uses Redis."""
-    manager = app[sio_key].manager
+    sio = app.get(sio_key)  # a worker's metrics app has no Socket.IO server
+    manager = sio.manager if sio is not None else None
     return manager.ping if isinstance(manager, ClusterManager) else None
 
 
@@ -64,6 +65,17 @@ def _allowed(request: web.Request) -> None:
                                                              token.encode()):
         raise web.HTTPUnauthorized(text="A bearer token is required.",
                                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+
+def worker_app(ctx, settings) -> web.Application:
+    """What `run.py worker` serves on METRICS_PORT: /metrics alone (the worker's own counters,
+    escalations among them, and the job queue as every process sees it)."""
+    app = web.Application()
+    app[settings_key] = settings
+    app[ctx_key] = ctx
+    app[metrics_key] = ctx.metrics
+    app.add_routes(routes)
+    return app
 
 
 @routes.get("/metrics", name="metrics")

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
+from app.config import ConfigError, Settings
 from app.jobs.worker import Worker
 from app.services import escalation, jobs
 from tests.conftest import cookie_header, free_port, login
@@ -169,3 +170,44 @@ async def test_metrics_are_served_in_production_with_the_token(aiohttp_server, s
                                   metrics_token=TOKEN) as session:
         samples = await scrape(session, headers={"Authorization": f"Bearer {TOKEN}"})
         assert series(samples, "support_sockets_connected") == {"guest": 0, "agent": 0, "admin": 0}
+
+
+async def test_a_worker_alone_serves_its_own_metrics_on_metrics_port():
+    import signal
+    import sys
+
+    from tests.test_config import ROOT, run_env
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run.py"), "worker", cwd=ROOT,
+        env=run_env(METRICS_PORT=str(port), PROCESS_NAME="worker-1", METRICS_TOKEN=TOKEN),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert b"running" in await asyncio.wait_for(proc.stdout.readline(), 30)
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+            async with session.get("/metrics") as resp:
+                assert resp.status == 401
+            async with session.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+                assert resp.status == 200
+                text = await resp.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+    assert "# TYPE support_escalations_total counter" in text  # what its sweeps escalate
+    assert 'support_jobs_queued{kind="email",process="worker-1"} 0.0' in text
+    assert 'support_dependency_ready{dependency="mongodb",process="worker-1"} 1.0' in text
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
+    ({"METRICS_TOKEN": "sixteen chars with spaces"}, "METRICS_TOKEN must be at least 16"),
+    ({"PROCESS_NAME": "web 1"}, "PROCESS_NAME must be"),
+    ({"METRICS_PORT": "ninety"}, "METRICS_PORT must be a port"),
+    ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a port"),
+])
+def test_bad_metrics_settings_are_one_clear_error(env, fragment):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
