@@ -115,3 +115,16 @@ async def test_an_agent_sees_their_own_figures(pages, live_server, agent, week, 
     assert await axe_violations(page) == []
     await screenshot(page, f"reports-agent-{size['viewport']['width']}")
     assert pages.errors == []
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1366", "390"])
+async def test_the_dashboard_links_to_the_reports(pages, live_server, agent, size):
+    page = await pages.open(timezone_id="UTC", **size)
+    await sign_in_to(page, live_server.url, agent, "/dashboard")
+    link = page.get_by_role("link", name="Reports")
+    await expect(link).to_be_visible()
+    assert await axe_violations(page) == []
+    await screenshot(page, f"dashboard-reports-link-{size['viewport']['width']}")
+    await link.click()
+    await expect(page.get_by_role("heading", name="Your reports")).to_be_visible()
+    assert pages.errors == []
