@@ -13,9 +13,10 @@ function showDates() {
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const params = new URLSearchParams(location.search);
 if (zone && !params.has("tz") && zone !== tz.value) {
-  // First visit: the same report, with days in this browser's time zone.
+  // First visit: the same report, with days in this browser's time zone. After "load", so
+  // that no request of this page is cut off half-way.
   params.set("tz", zone);
-  location.replace(`${location.pathname}?${params}`);
+  addEventListener("load", () => location.replace(`${location.pathname}?${params}`), { once: true });
 } else {
   if (zone && !params.has("tz")) tz.value = zone;
   showDates();
