@@ -13,7 +13,7 @@ from app import create_app, db
 from app.keys import sio_key
 from tests.conftest import LiveServer, cookie_header, free_port, login, make_account
 from tests.scale.conftest import Node, node_settings
-from tests.scale.test_cluster import start_chat
+from tests.scale.test_cluster import eventually, start_chat
 
 
 @pytest.fixture
@@ -89,4 +89,10 @@ async def test_each_process_counts_its_own_and_their_sum_is_the_whole(named_node
     await redis_server.stop()
     assert of(await scrape(a), "support_dependency_ready") == {("node-a", "mongodb"): 1,
                                                                ("node-a", "redis"): 0}
-    await redis_server.start()  # so that the nodes shut down cleanly
+    await redis_server.start()
+    # Shut down only once both are subscribed again: a node stopping while its listener is
+    # still reconnecting can hang its shutdown.
+    for node, name in ((a, "node-a"), (b, "node-b")):
+        async def back(node=node, name=name) -> bool:
+            return of(await scrape(node), "support_dependency_ready")[(name, "redis")] == 1
+        await eventually(back, timeout=15)
