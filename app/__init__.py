@@ -15,10 +15,19 @@ from . import db as db_module
 from . import security, wirelog
 from .config import Settings
 from .db import Database
-from .keys import ctx_key, db_key, jobs_runtime_key, settings_key, sio_key, startup_notes_key
+from .keys import (
+    ctx_key,
+    db_key,
+    jobs_runtime_key,
+    metrics_key,
+    settings_key,
+    sio_key,
+    startup_notes_key,
+)
 from .services import audit, ratelimit, users
 from .services.context import Ctx
 from .services.events import Events
+from .services.metrics import Metrics
 from .sockets import server as socket_server
 from .sockets import sessions as socket_sessions
 
@@ -31,17 +40,19 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import account, admin, auth, notifications, pages, tickets
+    from .http import account, admin, auth, metrics, notifications, pages, reports, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware, input_middleware
 
     wirelog.library_logger(wirelog.HTTP_PARSER_LOGGER)  # requests aiohttp cannot parse: one line
     app = web.Application(
-        middlewares=[cors_middleware, client_middleware,
+        # metrics first: it times the whole answer and sees its final status
+        middlewares=[metrics.metrics_middleware, cors_middleware, client_middleware,
                      csrf_middleware, error_middleware, input_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
+    app[metrics_key] = Metrics(settings.process_name)
     app[startup_notes_key] = []
     app.on_response_prepare.append(security_headers)
 
@@ -61,6 +72,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
     app.add_routes(account.routes)
+    app.add_routes(metrics.routes)
+    app.add_routes(reports.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
@@ -139,7 +152,8 @@ def _database(shared: Database | None):
         # Made now rather than at the first unknown e-mail, whose answer would be slower.
         await asyncio.to_thread(security.dummy_hash, settings.bcrypt_rounds)
         app[db_key] = database
-        ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]))
+        ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]),
+                  metrics=app[metrics_key])
         app[ctx_key] = ctx
         socket_server.register(app[sio_key], ctx)
         app[startup_notes_key].extend(await users.seed(database, settings))

@@ -6,6 +6,7 @@ ConfigError with one line that run.py prints instead of a traceback.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,12 @@ class Settings:
         """Where links in e-mails point: PUBLIC_URL, else this server's own address."""
         return self.public_url_setting or f"http://{self.host}:{self.port}"
     ws_compression: bool = False
+    # /metrics: the bearer token it requires (unset: open in development, 404 in production),
+    # and this process's name in the `process` label (unset: hostname:pid).
+    metrics_token: str | None = None
+    process_name: str | None = None
+    # `run.py worker` serves /metrics on this port (its escalations and readiness); unset: not.
+    metrics_port: int | None = None
 
     @property
     def production(self) -> bool:
@@ -177,7 +184,25 @@ class Settings:
         if ws_compression_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"WS_COMPRESSION must be 0 or 1, not {ws_compression_raw!r}")
 
+        metrics_token = get("METRICS_TOKEN")
+        if metrics_token is not None and (len(metrics_token) < 16 or not metrics_token.isprintable()
+                                          or " " in metrics_token):
+            raise ConfigError("METRICS_TOKEN must be at least 16 printable characters without spaces")
+        process_name = get("PROCESS_NAME")
+        if process_name is not None and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,64}", process_name):
+            raise ConfigError(f"PROCESS_NAME must be 1-64 letters, digits or _.:@-, not {process_name!r}")
+
+        metrics_port_raw = get("METRICS_PORT")
+        metrics_port = None
+        if metrics_port_raw is not None:
+            if not metrics_port_raw.isdigit() or not 0 < int(metrics_port_raw) < 65536:
+                raise ConfigError(f"METRICS_PORT must be a port from 1 to 65535, not {metrics_port_raw!r}")
+            metrics_port = int(metrics_port_raw)
+
         return cls(
+            metrics_token=metrics_token,
+            metrics_port=metrics_port,
+            process_name=process_name,
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,
             auto_resolve_after=auto_resolve_after,

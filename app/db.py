@@ -100,6 +100,10 @@ async def ensure_indexes(database: Database) -> None:
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
     await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
     await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
+    # Reports: the tickets created in a date range, the team's or one agent's.
+    await tickets.create_index([("created_at", ASCENDING)], name="created")
+    await tickets.create_index([("assignee_id", ASCENDING), ("created_at", ASCENDING)],
+                               name="assignee_created")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",
@@ -131,6 +135,9 @@ async def ensure_indexes(database: Database) -> None:
     await jobs.create_index([("status", ASCENDING), ("run_at", ASCENDING)], name="claim")
     await jobs.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
                             name="by_status")
+    # /metrics: queued and dead jobs counted per kind, and the earliest due, from the index.
+    await jobs.create_index([("status", ASCENDING), ("kind", ASCENDING), ("run_at", ASCENDING)],
+                            name="by_status_kind")
     await jobs.create_index([("dedupe_key", ASCENDING)], unique=True,
                             partialFilterExpression={"dedupe_key": {"$exists": True}},
                             name="one_job_per_dedupe_key")

@@ -6,9 +6,10 @@ from urllib.parse import unquote
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..keys import ctx_key, sio_key
-from ..sockets.cluster import ClusterManager
+from ..keys import ctx_key
+from ..services import health
 from . import identity
+from .metrics import redis_ping
 
 routes = web.RouteTableDef()
 
@@ -68,17 +69,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz", name="readyz")
 async def readyz(request: web.Request) -> web.Response:
-    checks = {}
-    try:
-        checks["mongodb"] = "ok" if await request.app[ctx_key].db.ping() else "failing"
-    except Exception as exc:
-        checks["mongodb"] = f"failing: {type(exc).__name__}"
-    manager = request.app[sio_key].manager
-    if isinstance(manager, ClusterManager):
-        try:
-            checks["redis"] = "ok" if await manager.ping() else "failing: not subscribed"
-        except Exception as exc:
-            checks["redis"] = f"failing: {type(exc).__name__}"
+    checks = await health.readiness(request.app[ctx_key], redis_ping=redis_ping(request.app))
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
                              status=200 if ready else 503)

@@ -14,6 +14,7 @@ from .. import db as db_module
 from ..config import Settings
 from ..services.context import Ctx
 from ..services.events import Events, NoEvents
+from ..services.metrics import Metrics
 from . import runtime
 
 log = logging.getLogger("worker")
@@ -45,12 +46,32 @@ async def main(settings: Settings, *, stop: asyncio.Event | None = None) -> None
     database = db_module.connect(settings)
     try:
         await db_module.prepare(database, settings)
-        ctx = Ctx(db=database, settings=settings, events=events_for(settings))
+        ctx = Ctx(db=database, settings=settings, events=events_for(settings),
+                  metrics=Metrics(settings.process_name))
+        metrics_site = await _serve_metrics(ctx, settings)
         running = runtime.start(ctx)
         log.info("worker %s started", running.worker.id)
         print(f"worker {running.worker.id} running (press Ctrl+C to stop)", flush=True)
         await stop.wait()
         log.info("stopping: finishing the job in hand (up to %ss)", settings.job_stop_timeout)
         await running.stop()
+        if metrics_site is not None:
+            await metrics_site.cleanup()
     finally:
         await database.close()
+
+
+async def _serve_metrics(ctx: Ctx, settings: Settings):
+    """With METRICS_PORT: /metrics on HOST:METRICS_PORT, so that Prometheus counts what this
+    worker did (escalations); the runner to clean up, or None."""
+    if settings.metrics_port is None:
+        return None
+    from aiohttp import web
+
+    from ..http.metrics import worker_app
+
+    runner = web.AppRunner(worker_app(ctx, settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    return runner

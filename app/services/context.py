@@ -8,6 +8,7 @@ from typing import Any
 from ..config import Settings
 from ..db import Database
 from .events import Events
+from .metrics import Metrics
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Ctx:
     # Fire-and-forget tasks (e-mails), kept referenced until done.
     background: set = field(default_factory=set)
     job_signal: JobSignal = field(default_factory=lambda: JobSignal())
+    # This process's counters for /metrics (services/metrics.py); the app passes its own.
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class JobSignal:

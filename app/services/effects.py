@@ -173,6 +173,7 @@ async def _escalate(ctx: Ctx, change: Change) -> None:
     before, ticket = change.before or {}, change.after
     level, priority = ticket["escalation_level"], ticket["priority"]
     waited = _duration(change.details.get("waited", 0))
+    ctx.metrics.escalated(priority)
     await write_line(ctx, ticket=ticket, key=f"escalate:{level}", internal=True,
                      body=f"No answer for {waited}: escalated, priority {priority}")
     await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
@@ -251,6 +252,7 @@ async def write_line(ctx: Ctx, *, ticket: dict, body: str, key: str | None = Non
             await stored_messages.insert(ctx.db, message=line)
         except DuplicateKeyError:
             return None  # the same line, written at the same moment by another process
+        ctx.metrics.message_stored("system")
         await _guarded(ctx.events.message_new(line), "message:new")
         return line
     except Exception:

@@ -185,3 +185,26 @@ async def retry(ctx: Ctx, *, identity: Identity, job_id: object) -> dict:
                                "last_error": before.get("last_error")},
                        after={"status": "queued", "kind": job["kind"]})
     return job
+
+
+# --- the queue's figures, for /metrics ----------------------------------------------------
+
+
+@dataclass
+class QueueFigures:
+    queued: int = 0
+    dead: int = 0
+    oldest_due: datetime | None = None  # the earliest run_at of a queued job
+
+
+async def queue_stats(ctx: Ctx, *, kinds: tuple[str, ...] = ()) -> dict[str, QueueFigures]:
+    """Queued and dead jobs per kind, and when the oldest queued one became (or becomes) due;
+    every kind in `kinds` is listed, with zeros when it has no job."""
+    figures = {kind: QueueFigures() for kind in kinds}
+    for row in await stored.queue_by_kind(ctx.db):
+        entry = figures.setdefault(row["kind"], QueueFigures())
+        if row["status"] == "queued":
+            entry.queued, entry.oldest_due = row["count"], row["earliest_run_at"]
+        else:
+            entry.dead = row["count"]
+    return figures

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from .. import clock
@@ -50,11 +51,13 @@ def check_send(identity: Identity, ticket: dict, kind: str) -> None:
 
 async def store_first(ctx: Ctx, *, ticket: dict, body: str, at) -> dict:
     """The first message of a new ticket, number 1 (taken with the ticket itself)."""
-    return await stored.insert(ctx.db, message={
+    message = await stored.insert(ctx.db, message={
         "ticket_id": ticket["_id"], "kind": "message", "sender_role": "guest",
         "sender_id": ticket["guest_id"], "sender_name": ticket["guest_name"], "body": body,
         "created_at": at, "seq": 1, "guest_seq": 1,
     })
+    ctx.metrics.message_stored("message")
+    return message
 
 
 async def send(
@@ -112,6 +115,7 @@ async def send(
         if found is None:
             raise
         return Sent(message=found, created=False)
+    ctx.metrics.message_stored(kind)
     await effects.apply(ctx, effects.Change(kind=kind, before=before, after=after, actor=identity,
                                             message=doc, skip_sid=skip_sid))
     return Sent(message=doc, created=True)
@@ -144,6 +148,7 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
             ctx.db, ticket_id=ticket_id, status="open", guest_id=identity.id, at=at, preview=preview,
             by_guest=True, waiting_until=waiting_until)
     if after is not None:
+        await _name_first_responder(ctx, identity=identity, kind=kind, after=after, at=at)
         return after, after  # the status is as it was: only activity moved
     for _ in range(NUMBER_TRIES):
         ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
@@ -160,8 +165,17 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
                 new_status="open" if reopen else None, waiting_until=waiting_until,
             )
         if after is not None:
+            await _name_first_responder(ctx, identity=identity, kind=kind, after=after, at=at)
             return ticket, after
     raise Conflict("This conversation changed at the same moment. Please try again.")
+
+
+async def _name_first_responder(ctx: Ctx, *, identity: Identity, kind: str, after: dict, at) -> None:
+    """An agent's reply that holds the ticket's first response time names its agent (for
+    the reports); only first answers pay this second, conditional write."""
+    if kind == "message" and identity.is_agent and after.get("first_response_at") == at:
+        await stored_tickets.claim_first_response(ctx.db, ticket_id=after["_id"], at=at,
+                                                  seq=after["seq"], agent_id=ObjectId(identity.id))
 
 
 async def history(

@@ -84,6 +84,7 @@ async def hit(ctx: Ctx, rule: str, key: str | None) -> None:
         # until it is back would turn a limiter outage into a chat outage: let it through.
         _warn_unavailable(exc)
         return
+    ctx.metrics.refused(rule)
     raise RateLimited(retry_after=math.ceil(max(1.0, stats.reset_time - time.time())))
 
 
@@ -91,10 +92,13 @@ async def allow(ctx: Ctx, rule: str, key: str) -> bool:
     """Count one attempt; False when over the limit (for what is dropped silently)."""
     limiter = _limiter(ctx)
     try:
-        return await limiter.strategy.hit(limiter.items[rule], rule, key)
+        allowed = await limiter.strategy.hit(limiter.items[rule], rule, key)
     except Exception as exc:
         _warn_unavailable(exc)
         return True
+    if not allowed:
+        ctx.metrics.refused(rule)
+    return allowed
 
 
 @dataclass(frozen=True)

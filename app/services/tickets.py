@@ -179,7 +179,8 @@ async def change_as_planned(ctx: Ctx, *, ticket: dict, actor: Identity | None, k
 
 def status_plan(ctx: Ctx, ticket: dict, status: str, now: datetime) -> Plan:
     """What else moves with a new status: closing stamps closed_at and ends any waiting;
-    pending starts the auto-resolve clock; reopening clears closed_at."""
+    pending starts the auto-resolve clock; reopening clears closed_at and resolved_at (so
+    that resolved_at, when present, is when the ticket was last resolved: reports)."""
     plan = Plan(set={"status": status})
     unset: list[str] = []
     if status == "closed":
@@ -190,8 +191,9 @@ def status_plan(ctx: Ctx, ticket: dict, status: str, now: datetime) -> Plan:
         unset += ["waiting_since", "escalate_at", "resolve_at"]
     elif status == "pending":
         plan.set["resolve_at"] = now + timedelta(seconds=ctx.settings.auto_resolve_after)
+        unset.append("resolved_at")
     else:
-        unset.append("resolve_at")
+        unset += ["resolve_at", "resolved_at"]
     if ticket.get("status") == "closed" and status != "closed":
         plan.set["closed_at"] = None
     plan.unset = tuple(unset)

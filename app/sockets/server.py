@@ -105,20 +105,29 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         if identity is None:
             raise ConnectionRefusedError("unauthorized")
         await sio.save_session(sid, {"identity": identity, "client": handshake_client(ctx, environ),
-                                     "in_order": asyncio.Lock()})
+                                     "in_order": asyncio.Lock(), "counted_as": identity.role})
         if identity.is_agent:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
             await sessions.watch(sio, ctx, sid, identity)  # ends with its sign-in session
         else:
             await sio.enter_room(sid, guest_room(identity.id))
+        ctx.metrics.socket_connected(identity.role)
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
+        # Only a connection that was counted: a refused handshake never reaches here.
+        try:
+            role = (await sio.get_session(sid)).get("counted_as")
+        except KeyError:  # its engine.io session is already gone
+            return
+        if role is not None:
+            ctx.metrics.socket_disconnected(role)
         await sessions.forget(sio, sid)
 
     for name, handler in chat.HANDLERS.items():
-        sio.on(name, _answering(sio, ctx, name, handler))
+        # Timed from outside the wrapper: waiting behind the socket's earlier events counts.
+        sio.on(name, ctx.metrics.timed(name, _answering(sio, ctx, name, handler)))
     sio.on("*", _unknown_event)
 
 

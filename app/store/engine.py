@@ -39,6 +39,7 @@ from typing import Any
 import bson
 import mongomock
 from bson import ObjectId
+from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.results import UpdateResult
 from pymongo import ReturnDocument
@@ -272,7 +273,7 @@ class EmbeddedCollection:
     async def aggregate(self, pipeline: list[dict]) -> EmbeddedCommandCursor:
         """Awaited, as PyMongo's async aggregate is; the answer is a cursor."""
         _check_encodable(pipeline)
-        docs = await self._call("aggregate", lambda: list(self._collection.aggregate(pipeline)),
+        docs = await self._call("aggregate", lambda: _aggregate(self._collection, pipeline),
                                 document=pipeline)
         return EmbeddedCommandCursor(self.client, docs)
 
@@ -313,6 +314,46 @@ class EmbeddedCollection:
             result = await self.delete_many({ttl.field: {"$lte": now - ttl.after, "$type": "date"}})
             removed += result.deleted_count
         return removed
+
+
+def _aggregate(collection: Any, pipeline: list[dict]) -> list[dict]:
+    """mongomock's aggregate copies every document of the collection before the first stage;
+    a leading $match (the reports' date range) is run as a find instead, which copies only
+    the documents it matches, as MongoDB reads only those through an index."""
+    if pipeline and set(pipeline[0]) == {"$match"}:
+        # and when a $project follows, only the fields it reads are copied
+        fields = _fields_read(pipeline[1]["$project"]) if len(pipeline) > 1 and set(
+            pipeline[1]) == {"$project"} else None
+        matched = list(collection.find(pipeline[0]["$match"], fields))
+        cursor = mongomock_aggregate.process_pipeline(matched, collection.database, pipeline[1:], None)
+        return list(cursor)
+    return list(collection.aggregate(pipeline))
+
+
+def _fields_read(spec: dict) -> dict | None:
+    """The top-level fields an inclusion $project reads (as a find projection), or None
+    (read everything) when the stage excludes fields."""
+    fields: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and value.startswith("$") and not value.startswith("$$"):
+            fields.add(value[1:].split(".", 1)[0])
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for name, value in spec.items():
+        if value in (0, False):
+            if name != "_id":
+                return None
+        elif value in (1, True):
+            fields.add(name.split(".", 1)[0])
+        else:
+            walk(value)
+    return dict.fromkeys(fields, 1)
 
 
 class EmbeddedCursor:

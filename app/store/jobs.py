@@ -100,3 +100,17 @@ async def page(db: Database, *, status: str, before: Position | None,
 
 async def count(db: Database, *, status: str) -> int:
     return await db.jobs.count_documents({"status": status})
+
+
+async def queue_by_kind(db: Database) -> list[dict]:
+    """Per status (queued, dead) and kind: how many jobs, and the earliest run_at. Read
+    through the (status, kind, run_at) index, so the scrape of /metrics stays cheap however
+    many finished jobs are kept. One document per (status, kind) that has any job:
+    `{"status", "kind", "count", "earliest_run_at"}`."""
+    cursor = await db.jobs.aggregate([
+        {"$match": {"status": {"$in": ["queued", "dead"]}}},
+        {"$group": {"_id": {"status": "$status", "kind": "$kind"}, "count": {"$sum": 1},
+                    "earliest_run_at": {"$min": "$run_at"}}},
+    ])
+    return [{"status": row["_id"]["status"], "kind": row["_id"]["kind"], "count": row["count"],
+             "earliest_run_at": row["earliest_run_at"]} for row in await cursor.to_list(None)]

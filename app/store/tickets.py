@@ -79,7 +79,8 @@ async def record_message(
 
     Times only ever move one way ($max, $min), so two messages committed in either order
     leave the same ticket: the first answer is the earliest one, the last message the
-    latest. The preview is the last committed message's, which also took the higher seq."""
+    latest. The preview is the last committed message's, which also took the higher seq.
+    (The agent of the first answer is named after it: claim_first_response.)"""
     update: dict = {
         "$inc": {"seq": 1, "guest_seq": 1, "version": 1},
         "$max": {"last_message_at": at, "updated_at": at},
@@ -93,7 +94,8 @@ async def record_message(
             update["$min"]["escalate_at"] = waiting_until
         if new_status is not None:
             update["$set"]["status"] = new_status
-            update["$unset"] = {"resolve_at": ""}
+            # reopened: no longer resolved (the reports' resolution time starts over)
+            update["$unset"] = {"resolve_at": "", "resolved_at": ""}
     else:
         update["$max"]["last_agent_message_at"] = at
         update["$min"] = {"first_response_at": at}
@@ -103,6 +105,32 @@ async def record_message(
     if guest_id is not None:
         query["guest_id"] = guest_id
     return await db.tickets.find_one_and_update(query, update, return_document=AFTER)
+
+
+async def record_csat(db: Database, *, ticket_id: ObjectId, rating: int, comment: str,
+                      at: datetime) -> dict | None:
+    """The guest's satisfaction rating of the ticket (`csat`: rating 1-5, comment, at), as the
+    reports read it. The rating feature itself (asking the guest) is not here yet."""
+    return await db.tickets.find_one_and_update(
+        {"_id": oid(ticket_id, "ticket_id")},
+        {"$set": {"csat": {"rating": rating, "comment": comment, "at": at}, "updated_at": at},
+         "$inc": {"version": 1}},
+        return_document=AFTER)
+
+
+async def claim_first_response(db: Database, *, ticket_id: ObjectId, at: datetime, seq: int,
+                               agent_id: ObjectId) -> None:
+    """Name the agent whose reply (at `at`, number `seq`) is the ticket's first response, if
+    it still is: the earliest time wins first_response_at ($min, in the reply's own update),
+    and among replies of the same millisecond the lower number. Only the reply whose time
+    the ticket holds can name itself, over a name left by a later time or a higher number,
+    so every order of commits ends with the same agent named."""
+    await db.tickets.update_one(
+        {"_id": oid(ticket_id, "ticket_id"), "first_response_at": at,
+         "$or": [{"first_response_by": {"$exists": False}}, {"first_response_by_at": {"$ne": at}},
+                 {"first_response_by_seq": {"$gt": seq}}]},
+        {"$set": {"first_response_by": agent_id, "first_response_by_at": at,
+                  "first_response_by_seq": seq}})
 
 
 async def take_seq(db: Database, *, ticket_id: ObjectId, guest_visible: bool,
