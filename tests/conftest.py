@@ -297,4 +297,19 @@ def clean_log(caplog):
     assert log_problems(caplog.records) == []
 
 
+@pytest.fixture(autouse=True)
+def _no_unexpected_errors_in_the_log(request, caplog):
+    """Every test fails if the server logged an ERROR or a traceback while it ran, unless it
+    is marked `logs_errors` (it provokes one on purpose: a database that fails, a job that
+    dies). Effects of a ticket change log their failures instead of raising (the change
+    stands): this is what makes such a failure fail a test."""
+    if request.node.get_closest_marker("logs_errors"):
+        yield
+        return
+    caplog.set_level(logging.WARNING)
+    yield
+    problems = log_problems(caplog.get_records("setup") + caplog.get_records("call"))
+    assert problems == [], "the server logged an error:\n" + "\n".join(problems)
+
+
 __all__ = ["GUEST_COOKIE", "SESSION_COOKIE"]

@@ -17,6 +17,7 @@ def settings(settings):
     return replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}", job_poll_interval=0.05)
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1366", "390"])
 async def test_an_admin_finds_a_failed_email_and_retries_it(pages, live_server, admin, size):
     await _dead_email(live_server)

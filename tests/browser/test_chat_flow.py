@@ -1,3 +1,4 @@
+
 """End to end in a real browser: a guest in the widget and an agent on the dashboard,
 each in their own browser context, talking through the live server."""
 
@@ -9,6 +10,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from bson import ObjectId
 from playwright.async_api import Page, expect
 from pymongo.errors import NetworkTimeout
@@ -473,6 +475,7 @@ async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_g
     assert pages.errors == []
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_about_once(
     pages, live_server, guest, agent_socket
 ):

@@ -34,6 +34,7 @@ async def _dead_email(live_server) -> dict:
     raise AssertionError(f"the job never died: {stored}")
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_an_admin_sees_a_dead_email_fixes_the_mail_server_and_retries_it(
         live_server, http, admin):
     dead = await _dead_email(live_server)
@@ -73,6 +74,7 @@ async def test_an_admin_sees_a_dead_email_fixes_the_mail_server_and_retries_it(
         assert resp.status == 409  # only a dead job can be retried
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_agents_may_not_see_or_retry_jobs(live_server, agent_session):
     dead = await _dead_email(live_server)
     async with agent_session.get("/api/admin/jobs") as resp:

@@ -63,6 +63,7 @@ async def wait_for_sockets(session, expected: dict) -> dict:
     return sockets
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_metrics_count_sockets_messages_escalations_refusals_jobs_and_requests(
         start_chat, http, connect, agent, admin, live_server, monkeypatch):
     ctx = live_server.ctx

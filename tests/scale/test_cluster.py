@@ -157,6 +157,7 @@ async def test_disconnect_user_on_one_node_cuts_the_agents_sockets_on_both(nodes
     await eventually(lambda: _not(presence.user_online(b.ctx, user_id=agent_id)))
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_readyz_reports_redis_next_to_mongodb(nodes, browsers, redis_server):
     a, _ = nodes
     async with browsers(a).get("/readyz") as resp:
@@ -169,6 +170,7 @@ async def test_readyz_reports_redis_next_to_mongodb(nodes, browsers, redis_serve
     await redis_server.start()  # so that the nodes shut down cleanly
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_delivery_and_presence_resume_after_a_redis_restart(nodes, chat, redis_server):
     a, b = nodes
     ticket_id = chat["ticket"]["id"]

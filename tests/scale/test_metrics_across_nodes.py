@@ -54,6 +54,7 @@ def of(samples: dict, name: str) -> dict:
     return {(process, key): value for (process, n, key), value in samples.items() if n == name}
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_each_process_counts_its_own_and_their_sum_is_the_whole(named_nodes, redis_server):
     a, b = named_nodes
     async with aiohttp.ClientSession(base_url=a.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as guest_http, \

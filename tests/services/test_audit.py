@@ -172,6 +172,7 @@ async def test_a_failing_audit_write_is_retried_and_never_fails_the_action(
     assert len(await events(live_server, "auth.login")) == 1
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_an_audit_write_that_keeps_failing_waits_in_the_backlog_then_lands(
         http, agent, live_server, monkeypatch, caplog):
     collection = live_server.ctx.db.audit_events
@@ -216,6 +217,7 @@ async def test_an_event_with_values_the_database_cannot_store_is_stored_with_the
     assert event["after"]["count"] == "<integer of 100 bits>"
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_an_event_the_database_refuses_never_holds_up_the_events_behind_it(
         http, agent, live_server, monkeypatch, caplog):
     from bson.errors import InvalidDocument

@@ -51,6 +51,7 @@ async def test_a_job_waits_for_its_run_at(ctx, monkeypatch):
     assert (await jobs.claim(ctx, worker_id="w"))["kind"] == "later"
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_a_failing_job_is_retried_with_growing_delays_then_dead_with_its_error(ctx, monkeypatch):
     time = FakeClock(monkeypatch)
     calls = []
@@ -82,6 +83,7 @@ async def test_a_failing_job_is_retried_with_growing_delays_then_dead_with_its_e
     assert not await worker.run_once()  # dead stays dead
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_a_job_of_unknown_kind_fails_instead_of_vanishing(ctx):
     job = await jobs.enqueue(ctx, "nobody-handles-this", {}, max_attempts=1)
     assert await Worker(ctx, {}, worker_id="w").run_once()
@@ -208,6 +210,7 @@ async def test_stopping_a_worker_gives_back_a_job_that_does_not_finish_in_time(c
     assert await jobs.claim(ctx, worker_id="next") is not None  # at once, not after a lease
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_a_job_lost_by_workers_too_often_is_dead(ctx, monkeypatch):
     time = FakeClock(monkeypatch)
     job = await jobs.enqueue(ctx, "crashy", {}, max_attempts=2)
@@ -258,6 +261,7 @@ async def test_a_job_slower_than_its_lease_keeps_it_and_runs_once(ctx):
     assert runs == Counter({1: 1})
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_finished_jobs_are_deleted_after_their_retention_and_dead_ones_later(ctx, monkeypatch):
     time = FakeClock(monkeypatch)
 

@@ -197,6 +197,7 @@ class FailingWrites:
         raise AutoReconnect("primary stepped down")
 
 
+@pytest.mark.logs_errors  # provokes it on purpose
 async def test_failed_database_write_answers_internal_and_the_room_sees_nothing(
         guest, guest_socket, agent_socket, live_server, monkeypatch):
     await agent_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
