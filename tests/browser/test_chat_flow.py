@@ -334,8 +334,10 @@ async def test_older_messages_load_when_scrolling_to_the_top(
         if shown == len(everything):
             break
         oldest_id = await page.locator("#messages [data-id]").first.get_attribute("data-id")
-        await scroller.evaluate("el => { el.scrollTop = 0; }")
-        before = await scroller.evaluate(offset_of, oldest_id)
+        # Scroll and measure in one synchronous step: the page the scroll asks for cannot
+        # land between the two (under load it did, and the test measured after the insert).
+        before = await scroller.evaluate(
+            f"(el, id) => {{ el.scrollTop = 0; return ({offset_of})(el, id); }}", oldest_id)
         await expect(bubbles).not_to_have_count(shown, timeout=WAIT_MS)
         # The older page went in above without moving what the reader was looking at.
         after = await scroller.evaluate(offset_of, oldest_id)
