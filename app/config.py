@@ -48,6 +48,7 @@ class Settings:
     rate_chat_start_per_ip: str = "30/hour"
     rate_messages_per_ticket: str = "30/minute"
     rate_typing: str = "5/second"
+    rate_api_token: str = "600/minute"
     # Background jobs (app/jobs): the in-server worker, sweeps, and e-mail.
     jobs_in_process: bool = True
     escalate_after: float = 15 * 60  # seconds a guest waits for an answer before escalation
@@ -212,6 +213,7 @@ RATE_LIMIT_VARIABLES = {
     "RATE_LIMIT_CHAT_START_PER_IP": "rate_chat_start_per_ip",
     "RATE_LIMIT_MESSAGES_PER_TICKET": "rate_messages_per_ticket",
     "RATE_LIMIT_TYPING": "rate_typing",
+    "RATE_LIMIT_API_TOKEN": "rate_api_token",
 }
 
 

@@ -20,7 +20,8 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions")
+COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
+               "api_tokens")
 
 
 @dataclass
@@ -155,3 +156,7 @@ async def ensure_indexes(database: Database) -> None:
     for link in ("password_reset", "invitation"):
         await database.users.create_index([(f"{link}.token_hash", ASCENDING)], sparse=True,
                                           name=f"{link}_link")
+
+    # Integrations (issue 13): API tokens found by their hash on every request they make.
+    await database.api_tokens.create_index([("token_hash", ASCENDING)], unique=True,
+                                           name="token_by_hash")
