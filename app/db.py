@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
-               "api_tokens")
+               "api_tokens", "webhooks", "webhook_deliveries")
 
 
 @dataclass
@@ -160,3 +160,8 @@ async def ensure_indexes(database: Database) -> None:
     # Integrations (issue 13): API tokens found by their hash on every request they make.
     await database.api_tokens.create_index([("token_hash", ASCENDING)], unique=True,
                                            name="token_by_hash")
+    deliveries = database.webhook_deliveries
+    await deliveries.create_index([("webhook_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+                                  name="log_of_webhook")
+    await deliveries.create_index([("ticket_id", ASCENDING)], name="about_ticket")
+    await deliveries.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")

@@ -24,6 +24,8 @@ class Ctx:
     # Fire-and-forget tasks (e-mails), kept referenced until done.
     background: set = field(default_factory=set)
     job_signal: JobSignal = field(default_factory=lambda: JobSignal())
+    # The active webhooks, read at most every few seconds (services/webhooks.py).
+    webhooks: Any = None
 
 
 class JobSignal:
