@@ -165,3 +165,6 @@ async def ensure_indexes(database: Database) -> None:
                                   name="log_of_webhook")
     await deliveries.create_index([("ticket_id", ASCENDING)], name="about_ticket")
     await deliveries.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+    # Privacy (export and erasure): a guest's tickets found by e-mail.
+    await tickets.create_index([("guest_email", ASCENDING)], name="by_guest_email",
+                               partialFilterExpression={"guest_email": {"$type": "string"}})

@@ -7,7 +7,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import api_tokens, payloads, webhooks
+from ..services import api_tokens, payloads, privacy, webhooks
 from . import identity
 from .middleware import read_json
 
@@ -29,6 +29,13 @@ async def admin_webhooks_page(request: web.Request) -> dict:
 async def admin_tokens_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
     return {"user": user, "scopes": api_tokens.SCOPES}
+
+
+@routes.get("/admin/privacy", name="admin_privacy")
+@aiohttp_jinja2.template("admin_privacy.html")
+async def admin_privacy_page(request: web.Request) -> dict:
+    _, user = await identity.page_user(request, admin=True)
+    return {"user": user}
 
 
 # --- API tokens -----------------------------------------------------------------------
@@ -129,3 +136,31 @@ async def redeliver_webhook(request: web.Request) -> web.Response:
                              webhook_id=request.match_info["webhook_id"],
                              attempt_id=request.match_info["attempt_id"])
     return web.json_response({"ok": True, "queued": True}, status=202)
+
+
+# --- privacy --------------------------------------------------------------------------
+
+
+@routes.get("/api/admin/privacy/export", name="admin_privacy_export")
+async def privacy_export(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    document = await privacy.export(request.app[ctx_key], identity=caller,
+                                    email=request.query.get("email"),
+                                    ticket_id=request.query.get("ticket_id"))
+    return web.json_response(document, headers={
+        "Content-Disposition": 'attachment; filename="guest-export.json"',
+        "Cache-Control": "no-store"})
+
+
+@routes.post("/api/admin/privacy/erase", name="admin_privacy_erase")
+async def privacy_erase(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    body = await read_json(request)
+    erased = await privacy.erase(request.app[ctx_key], identity=caller, email=body.get("email"),
+                                 ticket_id=body.get("ticket_id"))
+    return web.json_response({
+        "tickets": [payloads.ticket(t) for t in erased.tickets],
+        "messages": erased.messages, "audit_events": erased.audit_events,
+        "notifications": erased.notifications, "webhook_deliveries": erased.webhook_deliveries,
+        "jobs": erased.jobs, "attachments": erased.attachments,
+    })

@@ -100,3 +100,17 @@ async def page(db: Database, *, status: str, before: Position | None,
 
 async def count(db: Database, *, status: str) -> int:
     return await db.jobs.count_documents({"status": status})
+
+
+async def delete_about(db: Database, *, ticket_ids: list[str], emails: list[str]) -> int:
+    """Delete the jobs not running now that are about these tickets (payload.ticket_id) or
+    e-mail these addresses: what they carry is a guest's (a guest's erasure)."""
+    clauses: list[dict] = []
+    if ticket_ids:
+        clauses.append({"payload.ticket_id": {"$in": list(ticket_ids)}})
+    if emails:
+        clauses.append({"kind": "email", "payload.to": {"$in": list(emails)}})
+    if not clauses:
+        return 0
+    result = await db.jobs.delete_many({"status": {"$ne": "processing"}, "$or": clauses})
+    return result.deleted_count
