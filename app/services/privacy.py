@@ -85,8 +85,10 @@ async def find_guest(ctx: Ctx, *, email: object = None, ticket_id: object = None
     emails = sorted({t["guest_email"] for t in found if t.get("guest_email")})
     widened = await stored_tickets.of_guests(ctx.db, guest_ids=guest_ids, emails=emails, limit=TICKETS_MAX)
     every = {t["_id"]: t for t in [*found, *widened]}
+    # What identifies them, from every ticket found (the widening itself goes one step).
     return Guest(tickets=sorted(every.values(), key=lambda t: (t["created_at"], t["_id"])),
-                 guest_ids=guest_ids, emails=emails)
+                 guest_ids=sorted({t["guest_id"] for t in every.values() if t.get("guest_id")}),
+                 emails=sorted({t["guest_email"] for t in every.values() if t.get("guest_email")}))
 
 
 # --- export -------------------------------------------------------------------------------
