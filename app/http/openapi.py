@@ -509,9 +509,9 @@ async def api_docs(request: web.Request) -> dict:
                 continue
             body = (operation.get("requestBody") or {}).get("content", {}).get("application/json", {})
             responses = []
-            for code, response in operation["responses"].items():
+            for code, response in sorted(operation["responses"].items()):
                 if "$ref" in response:
-                    responses.append({"code": code, "text": "Error", "schema": ""})
+                    responses.append({"code": code, "text": ERRORS[code], "schema": ""})
                     continue
                 content = next(iter((response.get("content") or {}).values()), {})
                 responses.append({"code": code, "text": response["description"],
