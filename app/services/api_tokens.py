@@ -24,6 +24,7 @@ from . import audit, ratelimit, validate
 from .context import Ctx
 
 SCOPES = ("read", "read-write")
+ACTIONS = ("api_token.create", "api_token.revoke")
 PREFIX = "sct_"
 NAME_MAX = 80
 LIST_MAX = 500  # far more tokens than any team makes; the list is not paged
