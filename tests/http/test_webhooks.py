@@ -8,6 +8,7 @@ import asyncio
 import socket
 import statistics
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -95,9 +96,12 @@ async def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt_s
     assert body["actor"]["type"] == "guest" and body["actor"]["id"].startswith("guest:")
 
     durations = [d["duration_ms"] for d in attempts]
+    times = [datetime.fromisoformat(d["at"].replace("Z", "+00:00")) for d in attempts]
+    gaps = [round((b - a).total_seconds() * 1000) for a, b in zip(times, times[1:], strict=False)]
     print("\nwebhook delivery, receiver failing twice: attempts", [d["attempt"] for d in attempts],
           "codes", [d["response_code"] for d in attempts], "durations ms", durations,
-          f"(median {statistics.median(durations):.1f} ms)")
+          f"(median {statistics.median(durations):.1f} ms); ms between attempts", gaps,
+          "(backoff base 0.05 s in this test, 30 s in production)")
 
 
 async def test_notes_and_internal_lines_reach_only_a_hook_that_asked_for_them(
