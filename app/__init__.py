@@ -40,7 +40,18 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import account, admin, auth, metrics, notifications, pages, reports, tickets
+    from .http import (
+        account,
+        admin,
+        auth,
+        integrations,
+        metrics,
+        notifications,
+        openapi,
+        pages,
+        reports,
+        tickets,
+    )
     from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware, input_middleware
 
@@ -74,6 +85,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(account.routes)
     app.add_routes(metrics.routes)
     app.add_routes(reports.routes)
+    app.add_routes(integrations.routes)
+    app.add_routes(openapi.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)

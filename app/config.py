@@ -49,6 +49,7 @@ class Settings:
     rate_chat_start_per_ip: str = "30/hour"
     rate_messages_per_ticket: str = "30/minute"
     rate_typing: str = "5/second"
+    rate_api_token: str = "600/minute"
     # Background jobs (app/jobs): the in-server worker, sweeps, and e-mail.
     jobs_in_process: bool = True
     escalate_after: float = 15 * 60  # seconds a guest waits for an answer before escalation
@@ -63,6 +64,10 @@ class Settings:
     mail_log_only: bool = False
     # Sign-in (issue 9): who must use two-factor sign-in ("off" | "admins" | "all").
     require_2fa: str = "off"
+    # Webhooks (issue 13): deliveries to private addresses (tests, a receiver on the same
+    # network), and how long the delivery log is kept.
+    webhook_allow_private: bool = False
+    webhook_delivery_retention: float = 30 * 86400
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -70,6 +75,9 @@ class Settings:
     job_stop_timeout: float = 1.5  # then the job in hand is given back (shutdown within 5 s)
     sweep_interval: float = 30.0
     session_recheck_interval: float = 60.0  # seconds between the sockets' session checks
+    webhook_timeout: float = 10.0  # seconds a receiver has to answer, all told
+    webhook_backoff_base: float = 30.0  # first wait before a failed delivery is retried
+    webhook_max_attempts: int = 8  # 30 s, 1, 2, 4, 8, 16, 32 min between them (with jitter)
 
     @property
     def public_url(self) -> str:
@@ -156,8 +164,12 @@ class Settings:
                 ("JOB_RETENTION", "job_retention", "7d"),
                 ("DEAD_JOB_RETENTION", "dead_job_retention", "30d"),
                 ("NOTIFICATION_RETENTION", "notification_retention", "30d"),
+                ("WEBHOOK_DELIVERY_RETENTION", "webhook_delivery_retention", "30d"),
             )
         }
+        allow_private_raw = (get("WEBHOOK_ALLOW_PRIVATE") or "0").lower()
+        if allow_private_raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"WEBHOOK_ALLOW_PRIVATE must be 1 or 0, not {allow_private_raw!r}")
 
         smtp_url = get("SMTP_URL")
         if smtp_url:
@@ -211,6 +223,7 @@ class Settings:
             mail_from=mail_from,
             mail_log_only=mail_log_only,
             require_2fa=require_2fa,
+            webhook_allow_private=allow_private_raw in ("1", "true", "yes"),
             public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,
@@ -237,6 +250,7 @@ RATE_LIMIT_VARIABLES = {
     "RATE_LIMIT_CHAT_START_PER_IP": "rate_chat_start_per_ip",
     "RATE_LIMIT_MESSAGES_PER_TICKET": "rate_messages_per_ticket",
     "RATE_LIMIT_TYPING": "rate_typing",
+    "RATE_LIMIT_API_TOKEN": "rate_api_token",
 }
 
 

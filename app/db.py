@@ -20,7 +20,8 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions")
+COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
+               "api_tokens", "webhooks", "webhook_deliveries")
 
 
 @dataclass
@@ -162,3 +163,15 @@ async def ensure_indexes(database: Database) -> None:
     for link in ("password_reset", "invitation"):
         await database.users.create_index([(f"{link}.token_hash", ASCENDING)], sparse=True,
                                           name=f"{link}_link")
+
+    # Integrations (issue 13): API tokens found by their hash on every request they make.
+    await database.api_tokens.create_index([("token_hash", ASCENDING)], unique=True,
+                                           name="token_by_hash")
+    deliveries = database.webhook_deliveries
+    await deliveries.create_index([("webhook_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+                                  name="log_of_webhook")
+    await deliveries.create_index([("ticket_id", ASCENDING)], name="about_ticket")
+    await deliveries.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+    # Privacy (export and erasure): a guest's tickets found by e-mail.
+    await tickets.create_index([("guest_email", ASCENDING)], name="by_guest_email",
+                               partialFilterExpression={"guest_email": {"$type": "string"}})

@@ -22,3 +22,5 @@ jobs_runtime_key = web.AppKey("jobs_runtime", object)
 
 # Per-request: the sign-in session behind the cookie, at any stage (services/sessions.py).
 session_key = web.RequestKey("session", object)
+# Per-request: the API token's identity (None: the request sends none), app/http/identity.py.
+token_identity_key = web.RequestKey("token_identity", object)

@@ -29,17 +29,24 @@ JWT_ALGORITHM = "HS256"
 class Identity:
     """Who is on the other end of a request or a socket; always built server-side."""
 
-    role: str  # "guest" | "agent" | "admin"
-    id: str  # user id, or the guest id
+    role: str  # "guest" | "agent" | "admin" | "api" (an API token, services/api_tokens.py)
+    id: str  # user id, the guest id, or the API token's id
     name: str
     token_version: int = 0
     # Agents: the sign-in session (the token's jti) and when it expires.
     session_id: str | None = None
     session_expires_at: datetime | None = None
+    # API tokens: "read" or "read-write" (None for people).
+    scope: str | None = None
 
     @property
     def is_agent(self) -> bool:
-        return self.role in ("agent", "admin")
+        """Agents, admins, and API tokens, which services treat as agents (never admins)."""
+        return self.role in ("agent", "admin", "api")
+
+    @property
+    def is_token(self) -> bool:
+        return self.role == "api"
 
     @property
     def is_admin(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..errors import MESSAGES, Unauthorized
+from ..errors import MESSAGES, Forbidden, Unauthorized
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE
 from ..services import accounts, payloads, sessions, twofactor
@@ -57,14 +57,14 @@ async def welcome_page(request: web.Request) -> dict:
 
 @routes.get("/api/account/sessions", name="sessions_list")
 async def list_sessions(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     found = await accounts.list_sessions(request.app[ctx_key], identity=caller)
     return web.json_response({"sessions": [payloads.session(s, current_id=caller.session_id) for s in found]})
 
 
 @routes.delete("/api/account/sessions/{session_id}", name="sessions_end")
 async def end_session(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     session_id = request.match_info["session_id"]
     await accounts.end_session(request.app[ctx_key], identity=caller, session_id=session_id)
     response = web.json_response({"ok": True, "signed_out": session_id == caller.session_id})
@@ -75,7 +75,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 @routes.post("/api/account/sessions/end-all", name="sessions_end_all")
 async def end_all_sessions(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     await accounts.sign_out_everywhere(request.app[ctx_key], identity=caller)
     response = web.json_response({"ok": True, "signed_out": True})
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -87,6 +87,8 @@ async def end_all_sessions(request: web.Request) -> web.Response:
 
 async def _enrolling(request: web.Request) -> sessions.Current:
     """Signed in, or half signed in with set-up as the step left (REQUIRE_2FA)."""
+    if await identity.api_token(request) is not None:
+        raise Forbidden("API tokens cannot do this: it is for signed-in people only.")
     current = await identity.session(request)
     if current is None or current.stage not in (sessions.ACTIVE, sessions.ENROL):
         raise Unauthorized(MESSAGES["sign_in_expired"] if current else None)
@@ -115,7 +117,7 @@ async def two_factor_enable(request: web.Request) -> web.Response:
 
 @routes.post("/api/account/two-factor/disable", name="two_factor_disable")
 async def two_factor_disable(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     body = await read_json(request)
     await twofactor.disable(request.app[ctx_key], identity=caller, password=body.get("password"),
                             code=body.get("code"))

@@ -7,7 +7,17 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import accounts, audit, jobs, payloads, twofactor, users
+from ..services import (
+    accounts,
+    api_tokens,
+    audit,
+    jobs,
+    payloads,
+    privacy,
+    twofactor,
+    users,
+    webhooks,
+)
 from . import identity
 from .middleware import read_json
 
@@ -28,7 +38,9 @@ async def admin_users_page(request: web.Request) -> dict:
 @aiohttp_jinja2.template("admin_audit.html")
 async def admin_audit_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
-    return {"user": user, "actions": tuple(dict.fromkeys(audit.ACTIONS + accounts.ACTIONS))}
+    actions = (audit.ACTIONS + accounts.ACTIONS + api_tokens.ACTIONS + webhooks.ACTIONS
+               + privacy.ACTIONS)
+    return {"user": user, "actions": tuple(dict.fromkeys(actions))}
 
 
 @routes.get("/admin/jobs", name="admin_jobs")

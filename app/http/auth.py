@@ -58,14 +58,13 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/auth/me", name="me_api")
 async def me(request: web.Request) -> web.Response:
-    await identity.require_agent(request)
-    current = await identity.session(request)
+    current = await identity.require_person(request)
     return web.json_response({"user": payloads.user(current.user)})
 
 
 @routes.post("/api/auth/password", name="password_api")
 async def change_password(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     body = await read_json(request)
     signed_in = await accounts.change_password(
         request.app[ctx_key], identity=caller, old_password=body.get("old_password"),

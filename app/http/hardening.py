@@ -11,6 +11,7 @@ from ..errors import MESSAGES
 from ..keys import settings_key
 from ..security import GUEST_COOKIE, SESSION_COOKIE
 from ..services import client
+from .identity import bearer_token
 from .middleware import json_error
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -64,10 +65,13 @@ async def csrf_middleware(request: web.Request, handler) -> web.StreamResponse:
     """A request that carries our cookies and changes something must come from our own pages'
     JavaScript: the custom header (which a cross-site form cannot send, and a cross-site
     fetch cannot send without a CORS preflight we refuse) and an Origin (else Referer) of
-    this server or ALLOWED_ORIGINS."""
+    this server or ALLOWED_ORIGINS. A JSON API request with an API token
+    (`Authorization: Bearer`) is the token's, whatever cookies come with it (identity.py
+    reads none of them), and a page on another site cannot send that header without a CORS
+    preflight we refuse: it needs neither."""
     if request.method in UNSAFE_METHODS and not request.path.startswith(SOCKET_IO_PATH) and (
         SESSION_COOKIE in request.cookies or GUEST_COOKIE in request.cookies
-    ):
+    ) and bearer_token(request) is None:
         name, value = CSRF_HEADER
         origin = request.headers.get("Origin")
         origin = _origin_of(origin) if origin and origin != "null" else None

@@ -1,18 +1,49 @@
-"""Who is calling, from the verified cookies (never from the body or a header)."""
+"""Who is calling: from the verified cookies, or for the JSON API from an API token in
+`Authorization: Bearer` (never from the body or another header)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..errors import Forbidden, Unauthorized
-from ..keys import ctx_key, session_key
+from ..keys import ctx_key, session_key, token_identity_key
 from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, verify_guest_cookie
-from ..services import payloads, sessions
+from ..services import api_tokens, payloads, sessions
+
+API_PREFIX = "/api/"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header on a JSON API request; "" for an
+    Authorization header that is there but not a bearer token (refused, never ignored)."""
+    if not request.path.startswith(API_PREFIX) or "Authorization" not in request.headers:
+        return None
+    scheme, _, token = request.headers["Authorization"].strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def api_token(request: web.Request) -> Identity | None:
+    """The API token's identity, when the request sends one (then cookies are not read:
+    a request is one caller). A bad or revoked token is 401; a read token asked to change
+    something is 403; over the token's rate limit, 429. Looked up once per request."""
+    if token_identity_key not in request:
+        token = bearer_token(request)
+        found = None
+        if token is not None:
+            found = await api_tokens.authenticate(request.app[ctx_key], token=token)
+        request[token_identity_key] = found
+    found = request[token_identity_key]
+    if found is not None and found.scope != "read-write" and request.method not in READ_METHODS:
+        raise Forbidden("This API token can only read.")
+    return found
 
 
 async def session(request: web.Request) -> sessions.Current | None:
     """The open sign-in session behind the cookie, at any stage (fully signed in, or
     waiting for a two-factor code or set-up); looked up once per request."""
+    if bearer_token(request) is not None:
+        return None  # a request with a token is the token's, not a browser's
     if session_key not in request:
         ctx = request.app[ctx_key]
         request[session_key] = await sessions.current(ctx.db, request.cookies.get(SESSION_COOKIE),
@@ -21,8 +52,11 @@ async def session(request: web.Request) -> sessions.Current | None:
 
 
 async def agent(request: web.Request) -> Identity | None:
-    """The signed-in agent; None for a half-open session, which can do nothing but finish
-    signing in."""
+    """The signed-in agent, or the API token (which acts as an agent); None for a half-open
+    session, which can do nothing but finish signing in."""
+    token = await api_token(request)
+    if token is not None:
+        return token
     current = await session(request)
     if current is None or current.stage != sessions.ACTIVE:
         return None
@@ -30,6 +64,8 @@ async def agent(request: web.Request) -> Identity | None:
 
 
 def guest(request: web.Request) -> Identity | None:
+    if bearer_token(request) is not None:
+        return None  # a request with a token is the token's, not a browser's
     guest_id = verify_guest_cookie(request.cookies.get(GUEST_COOKIE), request.app[ctx_key].settings)
     return Identity(role="guest", id=guest_id, name="") if guest_id else None
 
@@ -39,6 +75,17 @@ async def require_agent(request: web.Request) -> Identity:
     if identity is None:
         raise Unauthorized()
     return identity
+
+
+async def require_person(request: web.Request) -> sessions.Current:
+    """A signed-in person's own session, for what only people have (their password,
+    sessions, two-factor sign-in): an API token is refused with 403."""
+    if await api_token(request) is not None:
+        raise Forbidden("API tokens cannot do this: it is for signed-in people only.")
+    current = await session(request)
+    if current is None or current.stage != sessions.ACTIVE:
+        raise Unauthorized()
+    return current
 
 
 async def require_admin(request: web.Request) -> Identity:

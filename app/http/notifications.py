@@ -1,4 +1,5 @@
-"""The agent's notification inbox: the JSON API and the /notifications page."""
+"""The agent's notification inbox: the JSON API and the /notifications page. People only:
+an API token has no inbox."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/notifications", name="notifications_list")
 async def list_notifications(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     ctx = request.app[ctx_key]
     page = await notifications.list_for(
         ctx, identity=caller, before=request.query.get("before"),
@@ -29,19 +30,19 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 @routes.get("/api/notifications/unread-count", name="notifications_unread_count")
 async def unread_count(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     return web.json_response({"unread": await notifications.count_for(request.app[ctx_key], identity=caller)})
 
 
 @routes.post("/api/notifications/read-all", name="notifications_read_all")
 async def read_all(request: web.Request) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     changed, unread = await notifications.mark_all_read(request.app[ctx_key], identity=caller)
     return web.json_response({"changed": changed, "unread": unread})
 
 
 async def _mark(request: web.Request, read: bool) -> web.Response:
-    caller = await identity.require_agent(request)
+    caller = (await identity.require_person(request)).identity
     doc, unread = await notifications.mark(
         request.app[ctx_key], identity=caller, notification_id=request.match_info["notification_id"],
         read=read,

@@ -102,3 +102,17 @@ async def add_note(request: web.Request) -> web.Response:
     )
     return web.json_response({"message": payloads.message_for(caller, sent.message)},
                              status=201 if sent.created else 200)
+
+
+@routes.post("/api/tickets/{ticket_id}/messages", name="ticket_messages_create")
+async def add_reply(request: web.Request) -> web.Response:
+    """An agent's (or a read-write API token's) reply to the guest: the same service as the
+    socket's message:send, so it is numbered, stored, sent to the room and e-mailed alike."""
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    sent = await messages.send(
+        request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"],
+        body=body.get("body"), client_msg_id=body.get("client_msg_id"), kind="message",
+    )
+    return web.json_response({"message": payloads.message_for(caller, sent.message)},
+                             status=201 if sent.created else 200)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..services import mail, notifications
+from ..services import mail, notifications, webhooks
 from .worker import Handler
 
 HANDLERS: dict[str, Handler] = {
     notifications.JOB_KIND: notifications.deliver,
     mail.JOB_KIND: mail.send,
+    webhooks.JOB_KIND: webhooks.deliver,
 }

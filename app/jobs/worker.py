@@ -116,6 +116,7 @@ class Worker:
             handler = self.handlers.get(kind)
             if handler is None:
                 raise LookupError(f"no handler for job kind {kind!r}")
+            jobs.run_as(job)  # this task's own context: gone when it ends
             await handler(ctx, job["payload"])
         except asyncio.CancelledError:
             released = await jobs.release(ctx, job, worker_id=self.id)

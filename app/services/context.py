@@ -27,6 +27,8 @@ class Ctx:
     job_signal: JobSignal = field(default_factory=lambda: JobSignal())
     # This process's counters for /metrics (services/metrics.py); the app passes its own.
     metrics: Metrics = field(default_factory=Metrics)
+    # The active webhooks, read at most every few seconds (services/webhooks.py).
+    webhooks: Any = None
 
 
 class JobSignal:

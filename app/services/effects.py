@@ -3,8 +3,9 @@
 A service changes a ticket with one atomic update and hands the result here as a `Change`:
 the ticket before and after that update and who made it. `apply` derives everything that
 follows from that pair: the system lines in the conversation, the audit event, the
-notifications and e-mails, and the socket events (from the returned document, never from
-an earlier read). A new kind of change is a new case here.
+notifications and e-mails, the socket events (from the returned document, never from
+an earlier read), and the webhook events (`_announce`). A new kind of change is a new case
+here.
 
 Effects run after the change is stored; one that fails is logged and the others still run
 (the change itself stands, and the audit trail has its own retry)."""
@@ -22,7 +23,7 @@ from .. import clock
 from ..security import Identity
 from ..store import messages as stored_messages
 from ..store import tickets as stored_tickets
-from . import audit, notifications
+from . import audit, notifications, payloads, webhooks
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ class Change:
     """One atomic change of a ticket.
 
     kind: created, message, note, update (status, priority, assignee, tags, close, reopen),
-    escalate, auto_resolve, join. actor: who did it (None: the system)."""
+    escalate, auto_resolve, join, erase (a guest's data removed, services/privacy.py),
+    csat (a satisfaction rating: details["csat"] = {rating, comment, submitted_at}).
+    actor: who did it (None: the system)."""
 
     kind: str
     after: dict
@@ -55,6 +58,7 @@ class Change:
 async def apply(ctx: Ctx, change: Change) -> None:
     handler = _HANDLERS[change.kind]
     await handler(ctx, change)
+    await _guarded(_announce(ctx, change), f"webhooks of a {change.kind} change")
 
 
 # --- the kinds ---------------------------------------------------------------------------
@@ -208,6 +212,22 @@ async def _nothing(ctx: Ctx, change: Change) -> None:
     """A sweep tidied a field nobody sees (a due time that no longer applies)."""
 
 
+async def _erase(ctx: Ctx, change: Change) -> None:
+    """A guest's name, e-mail and words were removed from the ticket (services/privacy.py):
+    the queues and the room see the new state; the audit event names no personal data."""
+    ticket = change.after
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(ctx, actor=change.actor, action="ticket.erase", entity=("ticket", ticket["_id"]),
+                       before={"erased": False},
+                       after={"erased": True, "messages": change.details.get("messages", 0)})
+
+
+async def _csat(ctx: Ctx, change: Change) -> None:
+    """A guest's satisfaction rating. Its own effects (socket events, audit) come with the
+    ratings feature; what every rating does already is the csat.submitted webhook
+    (`_announce`)."""
+
+
 _HANDLERS = {
     "created": _created,
     "message": _message,
@@ -217,7 +237,70 @@ _HANDLERS = {
     "escalate": _escalate,
     "auto_resolve": _auto_resolve,
     "bookkeeping": _nothing,
+    "erase": _erase,
+    "csat": _csat,
 }
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+async def _announce(ctx: Ctx, change: Change) -> None:
+    """The webhook events of a change (services/webhooks.py queues one delivery per hook
+    that wants each; nothing is written when none does). Each event has a key, so that a
+    change announced twice is delivered once."""
+    ticket, message, kind = change.after, change.message, change.kind
+    version_key = f"{ticket['_id']}:v{ticket.get('version')}"
+    actor: Any = change.actor
+    events: list[tuple[str, str, dict]] = []
+    if kind == "created":
+        actor = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", ""))
+        events.append(("ticket.created", str(ticket["_id"]), {"message": message}))
+        events.append(("message.created", f"message:{message['_id']}", {"message": message}))
+    elif kind in ("message", "note"):
+        events.append(("message.created", f"message:{message['_id']}", {"message": message}))
+        changes = _changes(change)
+        if kind == "message" and changes:  # the guest wrote back: the ticket reopened
+            events.append(("ticket.updated", version_key, {"changes": changes}))
+    elif kind in ("update", "escalate", "auto_resolve", "erase"):
+        changes = _changes(change)
+        if changes:
+            events.append(("ticket.updated", version_key, {"changes": changes}))
+            if changes.get("status", {}).get("after") == "closed":
+                events.append(("ticket.closed", version_key, {"changes": changes}))
+    elif kind == "csat":
+        events.append(("csat.submitted", version_key, {"csat": _csat_payload(change)}))
+    for event, key, extra in events:
+        await webhooks.announce(ctx, event=event, key=key, ticket=ticket, actor=actor, **extra)
+
+
+def _changes(change: Change) -> dict:
+    """What a change did to the ticket, as {field: {before, after}} (ids as strings)."""
+    before, after = change.before or {}, change.after
+    changes = {}
+    for name in (*TRACKED, "escalation_level"):
+        if change.before is not None and before.get(name) != after.get(name):
+            changes[name] = {"before": _plain(before.get(name)), "after": _plain(after.get(name))}
+    if bool(before.get("erased_at")) != bool(after.get("erased_at")):
+        changes["erased"] = {"before": False, "after": True}
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _csat_payload(change: Change) -> dict:
+    """csat.submitted's `csat`: {rating, comment, submitted_at}, from the change's details
+    (or the ticket's `csat` field)."""
+    raw = change.details.get("csat") or change.after.get("csat") or {}
+    submitted = raw.get("submitted_at") or raw.get("at")
+    return {"rating": raw.get("rating"), "comment": raw.get("comment"),
+            "submitted_at": payloads.iso(submitted) if not isinstance(submitted, str) else submitted}
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -254,6 +337,8 @@ async def write_line(ctx: Ctx, *, ticket: dict, body: str, key: str | None = Non
             return None  # the same line, written at the same moment by another process
         ctx.metrics.message_stored("system")
         await _guarded(ctx.events.message_new(line), "message:new")
+        await _guarded(webhooks.announce(ctx, event="message.created", key=f"message:{line['_id']}",
+                                         ticket=ticket, message=line), "webhook of a line")
         return line
     except Exception:
         log.exception("could not write the line %r in ticket %s", body, ticket["_id"])

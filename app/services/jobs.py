@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,9 +43,11 @@ async def enqueue(
     dedupe_key: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int = 5,
+    backoff_base: float | None = None,
 ) -> dict:
     """Queue a job. With a dedupe_key, a second enqueue with the same key is a no-op that
-    returns the job already stored (whatever its status)."""
+    returns the job already stored (whatever its status). `backoff_base`: this job's first
+    delay before a retry, when it is not the queue's (webhooks wait longer)."""
     if not isinstance(kind, str) or not kind:
         raise Invalid("kind must be a name.", field="kind")
     if not isinstance(payload, dict):
@@ -67,6 +70,8 @@ async def enqueue(
     }
     if dedupe_key is not None:
         doc["dedupe_key"] = dedupe_key
+    if backoff_base is not None:
+        doc["backoff_base"] = float(backoff_base)
     try:
         await stored.insert(ctx.db, job=doc)
     except DuplicateKeyError:
@@ -105,10 +110,11 @@ async def complete(ctx: Ctx, job: dict, *, worker_id: str) -> bool:
                                expire_at=now + timedelta(seconds=ctx.settings.job_retention))
 
 
-def backoff(ctx: Ctx, attempts: int) -> float:
+def backoff(ctx: Ctx, attempts: int, base: float | None = None) -> float:
     """Seconds before the next try: base * 2^(attempts-1), with "equal jitter" (half fixed,
     half random), so that delays grow and retries of many jobs do not march in step."""
-    delay = min(BACKOFF_MAX, ctx.settings.job_backoff_base * 2 ** max(0, attempts - 1))
+    base = ctx.settings.job_backoff_base if base is None else base
+    delay = min(BACKOFF_MAX, base * 2 ** max(0, attempts - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
 
@@ -127,7 +133,7 @@ async def fail(ctx: Ctx, job: dict, *, worker_id: str, error: str) -> str | None
         log.error("job %s (%s) is dead after %d attempts: %s", job["_id"], job["kind"],
                   job["attempts"], error)
         return "dead"
-    run_at = now + timedelta(seconds=backoff(ctx, job["attempts"]))
+    run_at = now + timedelta(seconds=backoff(ctx, job["attempts"], job.get("backoff_base")))
     requeued = await stored.requeue(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
                                     run_at=run_at, error=error)
     return "queued" if requeued else None
@@ -139,6 +145,20 @@ async def release(ctx: Ctx, job: dict, *, worker_id: str) -> bool:
     now = clock.utcnow()
     return await stored.requeue(ctx.db, job_id=job["_id"], worker_id=worker_id, now=now,
                                 run_at=now, error=None, count_attempt=False)
+
+
+# The job the worker is running in this task, for handlers that say which attempt this is.
+_running: ContextVar[dict | None] = ContextVar("running_job", default=None)
+
+
+def running() -> dict | None:
+    """The job being run (its `attempts` counts this attempt); None outside a worker."""
+    return _running.get()
+
+
+def run_as(job: dict):
+    """Mark `job` as the one running in this task (the worker calls this)."""
+    return _running.set(job)
 
 
 async def get(ctx: Ctx, job_id: object) -> dict | None:

@@ -146,3 +146,52 @@ def job(doc: dict) -> dict:
         "updated_at": iso(doc.get("updated_at")),
         "cursor": cursors.encode(doc["updated_at"], doc["_id"]),
     }
+
+
+def api_token(doc: dict) -> dict:
+    """An API token as admins see it: never the token or its hash, only its first
+    characters to tell it apart."""
+    return {
+        "id": str(doc["_id"]),
+        "name": doc["name"],
+        "scope": doc["scope"],
+        "prefix": doc["prefix"],
+        "created_at": iso(doc["created_at"]),
+        "created_by": (doc.get("created_by") or {}).get("name"),
+        "last_used_at": iso(doc.get("last_used_at")),
+        "revoked_at": iso(doc.get("revoked_at")),
+        "active": doc.get("revoked_at") is None,
+    }
+
+
+def webhook(doc: dict) -> dict:
+    """A webhook as admins see it: never its secret."""
+    return {
+        "id": str(doc["_id"]),
+        "url": doc["url"],
+        "events": list(doc.get("events", [])),
+        "include_notes": bool(doc.get("include_notes")),
+        "active": bool(doc.get("active")),
+        "description": doc.get("description", ""),
+        "created_at": iso(doc["created_at"]),
+        "created_by": (doc.get("created_by") or {}).get("name"),
+        "updated_at": iso(doc.get("updated_at")),
+    }
+
+
+def webhook_delivery(doc: dict) -> dict:
+    """One attempt in a webhook's delivery log (without the body it sent)."""
+    return {
+        "id": str(doc["_id"]),
+        "delivery_id": doc["delivery_id"],
+        "event": doc["event"],
+        "ticket_id": _id(doc.get("ticket_id")),
+        "attempt": doc["attempt"],
+        "redelivery": bool(doc.get("redelivery")),
+        "status": doc["status"],
+        "response_code": doc.get("response_code"),
+        "duration_ms": doc.get("duration_ms"),
+        "error": doc.get("error"),
+        "at": iso(doc["at"]),
+        "cursor": cursors.encode(doc["at"], doc["_id"]),
+    }

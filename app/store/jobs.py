@@ -114,3 +114,17 @@ async def queue_by_kind(db: Database) -> list[dict]:
     ])
     return [{"status": row["_id"]["status"], "kind": row["_id"]["kind"], "count": row["count"],
              "earliest_run_at": row["earliest_run_at"]} for row in await cursor.to_list(None)]
+
+
+async def delete_about(db: Database, *, ticket_ids: list[str], emails: list[str]) -> int:
+    """Delete the jobs not running now that are about these tickets (payload.ticket_id) or
+    e-mail these addresses: what they carry is a guest's (a guest's erasure)."""
+    clauses: list[dict] = []
+    if ticket_ids:
+        clauses.append({"payload.ticket_id": {"$in": list(ticket_ids)}})
+    if emails:
+        clauses.append({"kind": "email", "payload.to": {"$in": list(emails)}})
+    if not clauses:
+        return 0
+    result = await db.jobs.delete_many({"status": {"$ne": "processing"}, "$or": clauses})
+    return result.deleted_count

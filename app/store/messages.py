@@ -50,3 +50,31 @@ async def after(db: Database, *, ticket_id: ObjectId, number: str, after: int,
     docs = await db.messages.find({"ticket_id": oid(ticket_id, "ticket_id"), number: {"$gt": after}}).sort(
         number, 1).to_list(limit + 1)
     return docs[:limit], len(docs) > limit
+
+
+async def every_of_ticket(db: Database, *, ticket_id: ObjectId, batch: int = 500) -> list[dict]:
+    """Every message, note and line of a ticket, in order (read a batch at a time)."""
+    found: list[dict] = []
+    last = 0
+    while True:
+        docs = await db.messages.find({"ticket_id": oid(ticket_id, "ticket_id"), AGENT_SEQ: {"$gt": last}}).sort(
+            AGENT_SEQ, 1).to_list(batch)
+        found.extend(docs)
+        if len(docs) < batch:
+            return found
+        last = docs[-1][AGENT_SEQ]
+
+
+async def erase_of_ticket(db: Database, *, ticket_id: ObjectId, body: str, guest_name: str) -> int:
+    """Replace the words of every message and note of a ticket with `body` (system lines
+    say only what the team did), and unlink the guest's own messages from them (sender
+    name and id). Returns how many messages changed; 0 when done before."""
+    ticket_id = oid(ticket_id, "ticket_id")
+    words = await db.messages.update_many(
+        {"ticket_id": ticket_id, "kind": {"$in": ["message", "note"]}, "body": {"$ne": body}},
+        {"$set": {"body": body}})
+    sender = await db.messages.update_many(
+        {"ticket_id": ticket_id, "sender_role": "guest",
+         "$or": [{"sender_name": {"$ne": guest_name}}, {"sender_id": {"$ne": None}}]},
+        {"$set": {"sender_name": guest_name, "sender_id": None}})
+    return max(words.modified_count, sender.modified_count)

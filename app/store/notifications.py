@@ -46,3 +46,10 @@ async def mark_all_read(db: Database, *, user_id: ObjectId, read_at: datetime,
         {"user_id": oid(user_id, "user_id"), "read_at": None},
         {"$set": {"read_at": read_at, "expire_at": expire_at}})
     return result.modified_count
+
+
+async def redact_about_tickets(db: Database, *, ticket_ids: list[ObjectId], text: str) -> int:
+    """Replace the text of every notification about these tickets (it can quote a guest)."""
+    result = await db.notifications.update_many(
+        {"ticket_id": {"$in": list(ticket_ids)}, "text": {"$ne": text}}, {"$set": {"text": text}})
+    return result.modified_count

@@ -155,3 +155,15 @@ async def due(db: Database, *, field: str, now: datetime, after: Position | None
         at, oid = after
         query = {"$and": [query, {"$or": [{field: {"$gt": at}}, {field: at, "_id": {"$gt": oid}}]}]}
     return await db.tickets.find(query).sort([(field, 1), ("_id", 1)]).to_list(limit)
+
+
+async def of_guests(db: Database, *, guest_ids: list[str], emails: list[str], limit: int) -> list[dict]:
+    """Tickets of any of these guests (by guest id) or e-mail addresses, oldest first."""
+    clauses = []
+    if guest_ids:
+        clauses.append({"guest_id": {"$in": list(guest_ids)}})
+    if emails:
+        clauses.append({"guest_email": {"$in": list(emails)}})
+    if not clauses:
+        return []
+    return await db.tickets.find({"$or": clauses}).sort([("created_at", 1), ("_id", 1)]).to_list(limit)

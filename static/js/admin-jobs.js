@@ -20,6 +20,7 @@ function describe(job) {
   // What the job was for, in words: never the whole payload (an e-mail's body).
   if (job.kind === "email") return `E-mail to ${job.to ?? "a guest"}`;
   if (job.kind === "notify") return "In-app notification";
+  if (job.kind === "webhook") return "Webhook delivery";
   return job.kind;
 }
 

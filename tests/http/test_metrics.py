@@ -108,9 +108,10 @@ async def test_metrics_count_sockets_messages_escalations_refusals_jobs_and_requ
     assert series(samples, "support_messages_stored_total") == {"message": 2, "note": 1, "system": 2}
     assert series(samples, "support_escalations_total") == {"high": 1}
     assert series(samples, "support_rate_limit_refusals_total") == {"chat_start_guest": 1}
-    assert series(samples, "support_jobs_queued") == {"notify": 1, "email": 0}
-    assert series(samples, "support_jobs_oldest_queued_age_seconds") == {"notify": 30.0, "email": 0.0}
-    assert series(samples, "support_jobs_dead") == {"notify": 0, "email": 1}
+    assert series(samples, "support_jobs_queued") == {"notify": 1, "email": 0, "webhook": 0}
+    assert series(samples, "support_jobs_oldest_queued_age_seconds") == {
+        "notify": 30.0, "email": 0.0, "webhook": 0.0}
+    assert series(samples, "support_jobs_dead") == {"notify": 0, "email": 1, "webhook": 0}
     assert series(samples, "support_dependency_ready") == {"mongodb": 1}  # no Redis configured
 
     acks = series(samples, "support_event_ack_seconds_count")
