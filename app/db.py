@@ -20,7 +20,8 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions")
+COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
+               "settings")
 
 
 @dataclass

@@ -24,6 +24,8 @@ class Ctx:
     # Fire-and-forget tasks (e-mails), kept referenced until done.
     background: set = field(default_factory=set)
     job_signal: JobSignal = field(default_factory=lambda: JobSignal())
+    # Figures worth keeping for a moment (services/availability.py): name -> (until, value).
+    cached: dict = field(default_factory=dict)
 
 
 class JobSignal:

@@ -50,3 +50,14 @@ async def after(db: Database, *, ticket_id: ObjectId, number: str, after: int,
     docs = await db.messages.find({"ticket_id": oid(ticket_id, "ticket_id"), number: {"$gt": after}}).sort(
         number, 1).to_list(limit + 1)
     return docs[:limit], len(docs) > limit
+
+
+async def unread_by_guest(db: Database, *, positions: list[tuple[ObjectId, int]], limit: int) -> int:
+    """How many agents' messages (up to `limit`) are numbered after the guest's reading
+    position in each of these tickets."""
+    if not positions:
+        return 0
+    query = {"sender_role": "agent", "kind": "message",
+             "$or": [{"ticket_id": oid(ticket_id, "ticket_id"), GUEST_SEQ: {"$gt": seq}}
+                     for ticket_id, seq in positions]}
+    return await db.messages.count_documents(query, limit=limit)
