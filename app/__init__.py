@@ -31,7 +31,8 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import account, admin, auth, notifications, pages, tickets
+    from . import inbound_smtp
+    from .http import account, admin, assets, auth, guest, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware, input_middleware
 
@@ -54,13 +55,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
         loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    app.router.add_static("/static", ROOT / "static", name="static")
+    assets.setup(app, ROOT / "static")
     app.add_routes(auth.routes)
     app.add_routes(tickets.routes)
     app.add_routes(notifications.routes)
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
     app.add_routes(account.routes)
+    app.add_routes(guest.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
@@ -69,6 +71,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.cleanup_ctx.append(socket_sessions.recheck_task)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
+    app.cleanup_ctx.append(inbound_smtp.listener)
     return app
 
 

@@ -6,6 +6,7 @@ ConfigError with one line that run.py prints instead of a traceback.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,12 @@ class Settings:
     mail_log_only: bool = False
     # Sign-in (issue 9): who must use two-factor sign-in ("off" | "admins" | "all").
     require_2fa: str = "off"
+    # The guest comes back (issue 12): resume links, replies by e-mail, attachments.
+    resume_link_days: int = 30
+    inbound_smtp_port: int | None = None
+    inbound_smtp_host: str = "127.0.0.1"
+    reply_domain: str | None = None
+    max_upload_mb: int = 10
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -177,7 +184,10 @@ class Settings:
         if ws_compression_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"WS_COMPRESSION must be 0 or 1, not {ws_compression_raw!r}")
 
+        guest = _guest_settings(get, host=get("HOST") or "127.0.0.1")
+
         return cls(
+            **guest,
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,
             auto_resolve_after=auto_resolve_after,
@@ -203,6 +213,43 @@ class Settings:
             **trust,
             ws_compression=ws_compression_raw in ("1", "true", "yes", "on"),
         )
+
+
+def _whole_number(get, name: str, default: int, low: int, high: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$")
+
+
+def _guest_settings(get, *, host: str) -> dict:
+    """RESUME_LINK_DAYS, MAX_UPLOAD_MB and the inbound SMTP listener (replies by e-mail)."""
+    values: dict = {
+        "resume_link_days": _whole_number(get, "RESUME_LINK_DAYS", 30, 1, 365),
+        "max_upload_mb": _whole_number(get, "MAX_UPLOAD_MB", 10, 1, 100),
+    }
+    port_raw = get("INBOUND_SMTP_PORT")
+    if port_raw is not None:
+        values["inbound_smtp_port"] = _whole_number(get, "INBOUND_SMTP_PORT", 0, 1, 65535)
+    values["inbound_smtp_host"] = get("INBOUND_SMTP_HOST") or host
+    domain = get("REPLY_DOMAIN")
+    if domain is not None:
+        domain = domain.lower()
+        if not _DOMAIN.match(domain):
+            raise ConfigError(f"REPLY_DOMAIN must be a domain name like reply.example.com, not {domain!r}")
+        values["reply_domain"] = domain
+    if port_raw is not None and domain is None:
+        raise ConfigError("REPLY_DOMAIN is required with INBOUND_SMTP_PORT (guests reply to reply+...@REPLY_DOMAIN)")
+    return values
 
 
 RATE_LIMIT_VARIABLES = {
