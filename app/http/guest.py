@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import Invalid, Unauthorized
 from ..keys import ctx_key
@@ -155,7 +156,7 @@ async def upload(request: web.Request) -> web.Response:
                 data = await _read_limited(part, limit, ctx)
             else:
                 await part.release()
-    except (ValueError, AssertionError, RuntimeError, UnicodeError):
+    except (ValueError, AssertionError, RuntimeError, UnicodeError, HttpProcessingError):
         raise MalformedBody("The upload is not a valid multipart/form-data body.") from None
     if data is None:
         raise Invalid("Choose a file to send.", field="file")
