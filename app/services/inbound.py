@@ -24,7 +24,7 @@ from . import messages
 from .context import Ctx
 
 _LOCAL = re.compile(r"^reply\+([0-9a-fA-F]{24}\.[0-9a-fA-F]+)$")
-_WROTE = re.compile(r"^(on\b.*\bwrote|am\b.*\bschrieb|le\b.*\ba écrit)\s*:\s*$", re.IGNORECASE)
+_WROTE = re.compile(r"^(on\b.*\bwrote\b|am\b.*\bschrieb\b|le\b.*\ba écrit\b).*:\s*$", re.IGNORECASE)
 _CUT = (
     re.compile(r"^-{2,}\s*(original message|forwarded message|ursprüngliche nachricht)", re.IGNORECASE),
     re.compile(r"^_{10,}\s*$"),
