@@ -12,6 +12,14 @@
   const label = script.dataset.label || "Chat with us";
   const lang = script.dataset.lang;
   const KEY = "support-chat:badge";
+  const IDENTITY = "support-chat:identity"; // only when the widget's own storage is refused
+  const read = (key) => {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  };
 
   const button = document.createElement("button");
   button.type = "button";
@@ -35,16 +43,19 @@
   function showUnread(count) {
     badge.textContent = count > 99 ? "99+" : String(count);
     badge.style.display = count > 0 ? "inline-block" : "none";
-    button.setAttribute("aria-label", count > 0 ? `${label} (${count} unread)` : label);
+    if (count > 0) button.setAttribute("aria-label", `${label} (${count} unread)`);
+    else button.removeAttribute("aria-label");
   }
 
   let frame = null;
+  let ready = false; // the widget has loaded: before, the frame holds about:blank
   const isOpen = () => frame && frame.style.display !== "none";
-  const tell = (message) => frame?.contentWindow?.postMessage(message, origin);
+  const tell = (message) => ready && frame.contentWindow.postMessage(message, origin);
   function open() {
     if (!frame) {
       frame = document.createElement("iframe");
-      frame.src = `${origin}/widget${lang ? `?lang=${encodeURIComponent(lang)}` : ""}`;
+      const identity = read(IDENTITY);
+      frame.src = `${origin}/widget${lang ? `?lang=${encodeURIComponent(lang)}` : ""}${identity ? `#gt=${encodeURIComponent(identity)}` : ""}`;
       frame.title = "Support chat";
       Object.assign(frame.style, {
         position: "fixed", right: "20px", bottom: "76px", zIndex: "2147483647",
@@ -53,6 +64,7 @@
         background: "#fff",
       });
       frame.addEventListener("load", () => {
+        ready = true;
         tell({ type: "support-chat:context", page_url: location.href, page_title: document.title });
         tell({ type: "support-chat:panel", open: isOpen() });
       });
@@ -78,9 +90,9 @@
   window.addEventListener("message", (event) => {
     if (event.origin !== origin || !frame || event.source !== frame.contentWindow) return;
     const data = event.data || {};
-    if (data.type === "support-chat:badge" && typeof data.token === "string") {
+    if ((data.type === "support-chat:badge" || data.type === "support-chat:identity") && typeof data.token === "string") {
       try {
-        localStorage.setItem(KEY, data.token);
+        localStorage.setItem(data.type === "support-chat:badge" ? KEY : IDENTITY, data.token);
       } catch {}
     } else if (data.type === "support-chat:unread" && !isOpen()) {
       showUnread(Number(data.count) || 0);
@@ -88,10 +100,7 @@
   });
   document.body.appendChild(button);
 
-  let token = null;
-  try {
-    token = localStorage.getItem(KEY);
-  } catch {}
+  const token = read(KEY);
   if (token) {
     fetch(`${origin}/api/guest/unread?badge=${encodeURIComponent(token)}`, { credentials: "omit" })
       .then((r) => (r.ok ? r.json() : null))

@@ -46,15 +46,35 @@ function stored() {
   }
 }
 
+let held = stored(); // also in memory: storage may be refused
+// Some browsers refuse a framed page any storage of its own (not even partitioned). Then the
+// launcher keeps the token in the shop's storage for us and hands it back in the frame's
+// URL fragment (never sent to a server), which is read once and removed here.
+const ownStorage = (() => {
+  try {
+    localStorage.setItem(`${STORE}:probe`, "1");
+    localStorage.removeItem(`${STORE}:probe`);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const handedBack = new URLSearchParams(location.hash.slice(1)).get("gt");
+if (handedBack && !held.guest_token) held = { ...held, guest_token: handedBack };
+
 /** Keep the guest's identity in this origin's storage (partitioned per site when framed). */
 function remember(tokens) {
-  const next = { ...stored(), ...Object.fromEntries(Object.entries(tokens).filter(([, v]) => v)) };
+  const next = { ...held, ...Object.fromEntries(Object.entries(tokens).filter(([, v]) => v)) };
+  held = next;
   try {
     localStorage.setItem(STORE, JSON.stringify(next));
   } catch {
-    /* storage refused: the cookie (if any) still works for this visit */
+    /* storage refused: the token in memory still serves this visit */
   }
   setRequestHeaders({ "X-Guest-Token": next.guest_token });
+  if (!ownStorage && framed && next.guest_token) {
+    window.parent.postMessage({ type: "support-chat:identity", token: next.guest_token }, "*");
+  }
   if (next.badge_token && framed) window.parent.postMessage({ type: "support-chat:badge", token: next.badge_token }, "*");
 }
 
@@ -170,7 +190,7 @@ async function refreshTickets() {
 
 function ensureSocket() {
   if (socketReady) return socketReady;
-  socket = connectSocket({ auth: { as: "guest", guest_token: stored().guest_token } });
+  socket = connectSocket({ auth: { as: "guest", guest_token: held.guest_token } });
   if (conversation) {
     conversation.socket = socket;
   } else {
@@ -469,6 +489,7 @@ async function init() {
     history.replaceState(null, "", "/widget");
   } else {
     remember({});
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   }
   useTokenForFiles(() => requestHeaders());
   const problem = root.dataset.resumeProblem;
