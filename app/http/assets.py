@@ -11,7 +11,8 @@ no request reaches the file system.
 - `/static/<path>`: the stable URL (embed.js on shops' pages, older links): revalidated with
   its ETag (development: every time; production: after 5 minutes).
 
-Both answer with brotli or gzip when the browser takes it (`Vary: Accept-Encoding`). In
+JavaScript and CSS are sent without their whole-line comments (`slim`). Both answer with
+brotli or gzip when the browser takes it (`Vary: Accept-Encoding`). In
 development a file changed on disk is read again at its next request (its version in URLs
 stays until a restart)."""
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +51,23 @@ def _type_of(path: Path) -> str:
     return TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+# Comments are for people reading the source; browsers get the code without them. Only
+# whole-line comments are taken out (a "//" inside a line may be part of a string or a URL),
+# and block comments that begin a line.
+_LINE_COMMENT = re.compile(rb"^[ \t]*//[^\n]*\n", re.MULTILINE)
+_BLOCK_COMMENT = re.compile(rb"^[ \t]*/\*.*?\*/[ \t]*\n", re.MULTILINE | re.DOTALL)
+
+
+def slim(body: bytes, suffix: str) -> bytes:
+    if suffix == ".css":
+        return _BLOCK_COMMENT.sub(b"", body)
+    if suffix == ".js":
+        return _LINE_COMMENT.sub(b"", _BLOCK_COMMENT.sub(b"", body))
+    return body
+
+
 def _load(path: Path) -> Asset:
-    body = path.read_bytes()
+    body = slim(path.read_bytes(), path.suffix.lower())
     content_type = _type_of(path)
     asset = Asset(body=body, content_type=content_type, mtime=path.stat().st_mtime,
                   etag=hashlib.sha256(body).hexdigest()[:20])

@@ -214,7 +214,7 @@ async def test_the_widgets_js_and_css_are_at_most_35_kb_compressed(pages, live_s
     """Everything the widget loads to start and hold a conversation, as sent (brotli)."""
     page = await pages.open()
     responses = []
-    page.on("response", responses.append)
+    page.on("response", lambda response: responses.append(response))
     await page.goto(f"{live_server.url}/widget")
     await page.get_by_label("Your name").fill("Grace")
     await page.get_by_label("How can we help?").fill("Hello")
