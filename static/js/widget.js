@@ -294,6 +294,7 @@ function renderTicketState(ticket) {
   composer.setEnabled(!closed);
   $("attach-button").disabled = closed;
   $("composer").hidden = closed;
+  $("presence-dot").hidden = closed;
   if (closed) {
     $("presence-text").textContent = t("ended");
     renderRating(ticket);

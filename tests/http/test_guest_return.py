@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+
 from app.security import GUEST_COOKIE, resume_token
 from app.services import mail
 from tests.conftest import login
