@@ -233,3 +233,22 @@ async def test_the_widgets_js_and_css_are_at_most_35_kb_compressed(pages, live_s
             print(f"  {size:6d} {encoding}  {name}")
     assert all(encoding == "br" for _, encoding in sizes.values()), sizes
     assert total <= WIDGET_BUDGET, sizes
+
+
+async def test_an_agent_attaches_a_file_on_the_dashboard_and_the_guest_sees_the_thumbnail(
+        pages, live_server, demo_agent):
+    from tests.browser.test_chat_flow import sign_in, start_chat
+
+    agent = await pages.open(**DESKTOP)
+    await sign_in(agent, live_server.url, demo_agent)
+    guest = await pages.open(**PHONE)
+    await start_chat(guest, live_server.url, name="Grace", message="Can you show me?")
+    await agent.locator("#queue [data-ticket-id]").filter(has_text="Grace").click()
+    await expect(agent.locator("#reply-input")).to_be_enabled(timeout=WAIT_MS)
+    await agent.locator("#file-input").set_input_files(files=[
+        {"name": "diagram.png", "mimeType": "image/png", "buffer": png(40, 30)}])
+    await expect(agent.locator("#messages .attachment__thumb")).to_have_count(1, timeout=WAIT_MS)
+    await expect(guest.locator("#messages .msg--theirs .attachment__thumb")).to_have_count(1, timeout=WAIT_MS)
+    assert await axe_violations(agent) == []
+    await screenshot(agent, "dashboard-attachment-1366")
+    assert pages.errors == []
