@@ -1,5 +1,7 @@
 """Pages: who is sent where, and what each page is served with."""
 
+import re
+
 import pytest
 
 
