@@ -40,10 +40,13 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
+    from . import inbound_smtp
     from .http import (
         account,
         admin,
+        assets,
         auth,
+        guest,
         integrations,
         metrics,
         notifications,
@@ -76,7 +79,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
         loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    app.router.add_static("/static", ROOT / "static", name="static")
+    assets.setup(app, ROOT / "static")
     app.add_routes(auth.routes)
     app.add_routes(tickets.routes)
     app.add_routes(notifications.routes)
@@ -87,6 +90,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(reports.routes)
     app.add_routes(integrations.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(guest.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
@@ -95,6 +99,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.cleanup_ctx.append(socket_sessions.recheck_task)
     app.cleanup_ctx.append(_trust_tasks)
     app.cleanup_ctx.append(_jobs)
+    app.cleanup_ctx.append(inbound_smtp.listener)
     return app
 
 

@@ -68,6 +68,12 @@ class Settings:
     # network), and how long the delivery log is kept.
     webhook_allow_private: bool = False
     webhook_delivery_retention: float = 30 * 86400
+    # The guest comes back (issue 12): resume links, replies by e-mail, attachments.
+    resume_link_days: int = 30
+    inbound_smtp_port: int | None = None
+    inbound_smtp_host: str = "127.0.0.1"
+    reply_domain: str | None = None
+    max_upload_mb: int = 10
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -211,7 +217,10 @@ class Settings:
                 raise ConfigError(f"METRICS_PORT must be a port from 1 to 65535, not {metrics_port_raw!r}")
             metrics_port = int(metrics_port_raw)
 
+        guest = _guest_settings(get, host=get("HOST") or "127.0.0.1")
+
         return cls(
+            **guest,
             metrics_token=metrics_token,
             metrics_port=metrics_port,
             process_name=process_name,
@@ -241,6 +250,43 @@ class Settings:
             **trust,
             ws_compression=ws_compression_raw in ("1", "true", "yes", "on"),
         )
+
+
+def _whole_number(get, name: str, default: int, low: int, high: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$")
+
+
+def _guest_settings(get, *, host: str) -> dict:
+    """RESUME_LINK_DAYS, MAX_UPLOAD_MB and the inbound SMTP listener (replies by e-mail)."""
+    values: dict = {
+        "resume_link_days": _whole_number(get, "RESUME_LINK_DAYS", 30, 1, 365),
+        "max_upload_mb": _whole_number(get, "MAX_UPLOAD_MB", 10, 1, 100),
+    }
+    port_raw = get("INBOUND_SMTP_PORT")
+    if port_raw is not None:
+        values["inbound_smtp_port"] = _whole_number(get, "INBOUND_SMTP_PORT", 0, 1, 65535)
+    values["inbound_smtp_host"] = get("INBOUND_SMTP_HOST") or host
+    domain = get("REPLY_DOMAIN")
+    if domain is not None:
+        domain = domain.lower()
+        if not _DOMAIN.match(domain):
+            raise ConfigError(f"REPLY_DOMAIN must be a domain name like reply.example.com, not {domain!r}")
+        values["reply_domain"] = domain
+    if port_raw is not None and domain is None:
+        raise ConfigError("REPLY_DOMAIN is required with INBOUND_SMTP_PORT (guests reply to reply+...@REPLY_DOMAIN)")
+    return values
 
 
 RATE_LIMIT_VARIABLES = {

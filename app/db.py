@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
-               "api_tokens", "webhooks", "webhook_deliveries")
+               "api_tokens", "webhooks", "webhook_deliveries", "settings")
 
 
 @dataclass

@@ -88,6 +88,10 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    code = "too_large"
+
+
 class RateLimited(DomainError):
     """Too many attempts; `retry_after` is whole seconds until the next one is allowed."""
 

@@ -180,9 +180,10 @@ def sign_guest_id(guest_id: str, settings: Settings) -> str:
     return f"{guest_id}.{_guest_signature(guest_id, settings)}"
 
 
-def verify_guest_cookie(value: str | None, settings: Settings) -> str | None:
-    """The guest id inside a cookie value, or None when it is missing or forged."""
-    if not value or value.count(".") != 1:
+def verify_guest_cookie(value: object, settings: Settings) -> str | None:
+    """The guest id inside a cookie value (or the same value from the widget's own storage),
+    or None when it is missing, forged or not text."""
+    if not isinstance(value, str) or not value or len(value) > 200 or value.count(".") != 1:
         return None
     guest_id, signature = value.split(".")
     if len(guest_id) != 32 or not all(c in "0123456789abcdef" for c in guest_id):
@@ -227,3 +228,111 @@ def guest_set_cookie(value: str, settings: Settings) -> str:
     else:
         parts.append("SameSite=Lax")
     return "; ".join(parts)
+
+
+# --- links and addresses that stand for a guest (issue 12) ---------------------------------
+#
+# Each kind of token is an HMAC-SHA256 under a key derived from SECRET_KEY for that purpose
+# alone, so that a token made for one use (an unread badge) is never good for another (a
+# resume link): the guest cookie, the resume link, the reply address, the rating link and
+# the badge all sign with different keys.
+
+GUEST_TOKEN_HEADER = "X-Guest-Token"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _purpose_key(purpose: str, settings: Settings) -> bytes:
+    return hashlib.sha256(f"{purpose}:".encode() + settings.secret_key.encode()).digest()
+
+
+def _sign(purpose: str, text: str, settings: Settings, *, length: int = 64) -> str:
+    return hmac.new(_purpose_key(purpose, settings), text.encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def _is_hex(value: str, length: int) -> bool:
+    return len(value) == length and set(value) <= _HEX
+
+
+@dataclass(frozen=True)
+class ResumeLink:
+    """What a resume link says, once its signature is checked."""
+
+    guest_id: str
+    ticket_id: str
+    expires_at: int  # Unix seconds
+    expired: bool
+
+
+def resume_token(guest_id: str, ticket_id: str, settings: Settings, *, now: float | None = None) -> str:
+    """A link's token that gives the browser opening it this guest's identity, until it
+    expires (RESUME_LINK_DAYS), and opens this ticket."""
+    moment = clock.utcnow().timestamp() if now is None else now
+    expires = int(moment) + settings.resume_link_days * 86400
+    body = f"{guest_id}.{ticket_id}.{expires}"
+    return f"{body}.{_sign('resume-link', body, settings)}"
+
+
+def verify_resume_token(value: object, settings: Settings) -> ResumeLink | None:
+    """The link's guest and ticket, with `expired` said; None when it is not one of ours
+    (altered, cut, or signed with another key)."""
+    if not isinstance(value, str) or len(value) > 200 or value.count(".") != 3:
+        return None
+    guest_id, ticket_id, expires, signature = value.split(".")
+    if not (_is_hex(guest_id, 32) and _is_hex(ticket_id, 24) and expires.isascii() and expires.isdigit()
+            and len(expires) <= 12):
+        return None
+    body = f"{guest_id}.{ticket_id}.{expires}"
+    if not hmac.compare_digest(signature, _sign("resume-link", body, settings)):
+        return None
+    expires_at = int(expires)
+    return ResumeLink(guest_id=guest_id, ticket_id=ticket_id, expires_at=expires_at,
+                      expired=clock.utcnow().timestamp() >= expires_at)
+
+
+# A reply address's local part: "reply+" and this token, within the 64 characters SMTP allows,
+# lower-case only (some mail systems lower-case addresses). 80 bits of signature.
+REPLY_SIGNATURE_LENGTH = 20
+
+
+def reply_token(ticket_id: str, settings: Settings) -> str:
+    return f"{ticket_id}.{_sign('reply-address', ticket_id, settings, length=REPLY_SIGNATURE_LENGTH)}"
+
+
+def verify_reply_token(value: object, settings: Settings) -> str | None:
+    """The ticket id of a reply address's token, or None."""
+    if not isinstance(value, str) or value.count(".") != 1:
+        return None
+    ticket_id, signature = value.lower().split(".")
+    if not _is_hex(ticket_id, 24) or not _is_hex(signature, REPLY_SIGNATURE_LENGTH):
+        return None
+    expected = _sign("reply-address", ticket_id, settings, length=REPLY_SIGNATURE_LENGTH)
+    return ticket_id if hmac.compare_digest(signature, expected) else None
+
+
+def rating_token(ticket_id: str, settings: Settings) -> str:
+    """The closing e-mail's link to rate the conversation (the service decides how long)."""
+    return f"{ticket_id}.{_sign('rating-link', ticket_id, settings, length=32)}"
+
+
+def verify_rating_token(value: object, settings: Settings) -> str | None:
+    if not isinstance(value, str) or value.count(".") != 1:
+        return None
+    ticket_id, signature = value.split(".")
+    if not _is_hex(ticket_id, 24) or not _is_hex(signature, 32):
+        return None
+    return ticket_id if hmac.compare_digest(signature, _sign("rating-link", ticket_id, settings, length=32)) else None
+
+
+def badge_token(guest_id: str, settings: Settings) -> str:
+    """What the launcher on the shop's page holds: it reads this guest's unread count and
+    nothing else, so the shop's scripts never hold the guest's identity."""
+    return f"{guest_id}.{_sign('unread-badge', guest_id, settings, length=32)}"
+
+
+def verify_badge_token(value: object, settings: Settings) -> str | None:
+    if not isinstance(value, str) or value.count(".") != 1:
+        return None
+    guest_id, signature = value.split(".")
+    if not _is_hex(guest_id, 32) or not _is_hex(signature, 32):
+        return None
+    return guest_id if hmac.compare_digest(signature, _sign("unread-badge", guest_id, settings, length=32)) else None

@@ -19,7 +19,7 @@ CSRF_HEADER = ("X-Requested-With", "fetch")
 FRAMEABLE_PATHS = frozenset({"/widget"})
 # Engine.IO's polling POSTs: the Socket.IO server checks their Origin itself.
 SOCKET_IO_PATH = "/socket.io/"
-NO_REFERRER_PATHS = frozenset({"/reset-password", "/welcome"})  # their URLs hold a token
+NO_REFERRER_PATHS = frozenset({"/reset-password", "/welcome", "/widget/resume", "/rate"})  # their URLs hold a token
 
 
 def client_info(request: web.Request) -> client.ClientInfo:
@@ -92,7 +92,7 @@ def content_security_policy(request: web.Request) -> str:
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",  # blob: attachments the widget fetched with its token
         "font-src 'self'",
         f"connect-src 'self' ws://{host} wss://{host}",
         "object-src 'none'",

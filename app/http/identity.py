@@ -7,7 +7,13 @@ from aiohttp import web
 
 from ..errors import Forbidden, Unauthorized
 from ..keys import ctx_key, session_key, token_identity_key
-from ..security import GUEST_COOKIE, SESSION_COOKIE, Identity, verify_guest_cookie
+from ..security import (
+    GUEST_COOKIE,
+    GUEST_TOKEN_HEADER,
+    SESSION_COOKIE,
+    Identity,
+    verify_guest_cookie,
+)
 from ..services import api_tokens, payloads, sessions
 
 API_PREFIX = "/api/"
@@ -64,9 +70,16 @@ async def agent(request: web.Request) -> Identity | None:
 
 
 def guest(request: web.Request) -> Identity | None:
+    """The guest of the guest cookie or, where the browser does not send that cookie (a
+    framed widget whose cookie is blocked as a third party's), of the same signed value in
+    the X-Guest-Token header, which the widget keeps in its own storage. A header is never
+    sent by a page of another site without our consent (CORS), so it needs no CSRF check."""
     if bearer_token(request) is not None:
         return None  # a request with a token is the token's, not a browser's
-    guest_id = verify_guest_cookie(request.cookies.get(GUEST_COOKIE), request.app[ctx_key].settings)
+    settings = request.app[ctx_key].settings
+    guest_id = verify_guest_cookie(request.cookies.get(GUEST_COOKIE), settings)
+    if guest_id is None:
+        guest_id = verify_guest_cookie(request.headers.get(GUEST_TOKEN_HEADER), settings)
     return Identity(role="guest", id=guest_id, name="") if guest_id else None
 
 

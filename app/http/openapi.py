@@ -256,6 +256,9 @@ TICKET_PAGE = obj({"tickets": {"type": "array", "items": ref("Ticket")}, "next_c
 FORMAT_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
+CSAT_FIELDS = {"rating": {"type": "integer", "minimum": 1, "maximum": 5},
+               "comment": nullable({"type": "string", "maxLength": 1000})}
+CSAT_BODY = obj(CSAT_FIELDS, ["rating"])
 REPORT_RANGE = [
     _param("range", {"enum": ["7d", "30d", "custom"]}, "A preset, or custom with from and to."),
     _param("from", {"type": "string", "format": "date", "maxLength": 10}, "First day (custom)."),
@@ -451,6 +454,31 @@ def operations() -> list[tuple]:
         _op("post", "/api/admin/privacy/erase", priv, "Erase a guest", security=PEOPLE,
             body={"oneOf": [obj({"email": EMAIL}, extra=False), obj({"ticket_id": ID}, extra=False)]},
             ok=ref("Erased"), description="Idempotent; audited. Every ticket's version rises."),
+        # --- the guest comes back -----------------------------------------------------------
+        _op("post", "/api/tickets/{ticket_id}/csat", g, "The guest rates a closed conversation",
+            security=ANYONE_SIGNED, body=CSAT_BODY, ok=obj({"ticket": ref("GuestTicket")}),
+            description="The ticket's guest only, after the close; changeable for 7 days."),
+        _op("post", "/api/csat", g, "Rate through the closing e-mail's link", security=PUBLIC,
+            body=obj({"token": {"type": "string", "minLength": 1, "maxLength": 200}, **CSAT_FIELDS},
+                     ["token", "rating"]),
+            ok=obj({"csat": nullable({"type": "object"})})),
+        _op("get", "/api/guest/unread", g, "Unread replies, for the launcher's badge", security=PUBLIC,
+            params=[_param("badge", {"type": "string", "maxLength": 200}, "The badge token.",
+                           required=True)],
+            ok=obj({"unread": INT, "color": TEXT})),
+        _op("post", "/api/tickets/{ticket_id}/attachments", g, "Attach a file (multipart/form-data)",
+            security=ANYONE_SIGNED, status="201", ok=MESSAGE_ANSWER,
+            more_ok={"200": {"description": "Sent before (the same client_msg_id)."}},
+            description="Parts `client_msg_id`, then `file`; at most MAX_UPLOAD_MB (413); PNG, "
+                        "JPEG, GIF, WebP, PDF or text, told from the bytes (422 otherwise)."),
+        _op("get", "/api/attachments/{attachment_id}", g, "Download an attachment",
+            security=ANYONE_SIGNED, ok={"type": "string", "format": "binary"},
+            content_type="application/octet-stream",
+            description="Served with its own type: images inline, anything else as a download."),
+        _op("get", "/api/admin/settings", adm, "The widget's settings and opening hours",
+            security=PEOPLE, ok={"type": "object"}),
+        _op("put", "/api/admin/settings", adm, "Change the widget's settings and opening hours",
+            security=PEOPLE, body={"type": "object"}, ok={"type": "object"}),
         # --- reports ----------------------------------------------------------------------
         _op("get", "/api/reports", "Reports", "Conversations, answer times, satisfaction, backlog",
             security=AGENTS, params=REPORT_RANGE, ok=REPORT,
@@ -471,6 +499,10 @@ def document() -> dict:
         paths.setdefault(path, {})[method] = operation
     # format=csv: the same trail as CSV.
     paths["/api/audit"]["get"]["responses"]["200"]["content"].update(FORMAT_CSV)
+    paths["/api/tickets/{ticket_id}/attachments"]["post"]["requestBody"] = {
+        "required": True, "content": {"multipart/form-data": {"schema": obj({
+            "client_msg_id": CLIENT_MSG_ID, "file": {"type": "string", "format": "binary"}},
+            ["file"])}}}
     return {
         "openapi": "3.1.0",
         "info": {

@@ -26,7 +26,10 @@ async def home(request: web.Request) -> web.Response:
 @routes.get("/widget", name="widget")
 @aiohttp_jinja2.template("widget.html")
 async def widget(request: web.Request) -> dict:
-    return {}
+    from ..services import widget_settings
+    from .guest import widget_context
+
+    return widget_context(await widget_settings.for_widget(request.app[ctx_key]))
 
 
 # A path on this site: "/" then printable ASCII (no spaces, no control characters), and not

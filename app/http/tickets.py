@@ -19,10 +19,13 @@ async def start_chat(request: web.Request) -> web.Response:
     guest_id = guest.id if guest else new_guest_id()
     ticket, message = await tickets.start_by_guest(
         ctx, guest_id=guest_id, name=body.get("name"), email=body.get("email"),
-        body=body.get("message"),
+        body=body.get("message"), context=body.get("context"),
     )
+    from .guest import guest_tokens
+
     response = web.json_response(
-        {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message, for_guest=True)},
+        {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message, for_guest=True),
+         **guest_tokens(guest_id, ctx.settings)},
         status=201
     )
     response.headers.add("Set-Cookie", guest_set_cookie(sign_guest_id(guest_id, ctx.settings), ctx.settings))
@@ -34,8 +37,12 @@ async def guest_tickets(request: web.Request) -> web.Response:
     guest = identity.guest(request)
     if guest is None:
         return web.json_response({"tickets": []})
-    found = await tickets.list_for_guest(request.app[ctx_key], guest_id=guest.id)
-    return web.json_response({"tickets": [payloads.guest_ticket(t) for t in found]})
+    ctx = request.app[ctx_key]
+    found = await tickets.list_for_guest(ctx, guest_id=guest.id)
+    from .guest import guest_tokens
+
+    return web.json_response({"tickets": [payloads.guest_ticket(t) for t in found],
+                              "badge_token": guest_tokens(guest.id, ctx.settings)["badge_token"]})
 
 
 @routes.get("/api/tickets", name="tickets_list")

@@ -46,8 +46,8 @@ ACTIONS = (
     "user.create", "user.update", "user.deactivate", "user.reactivate",
     "user.password_change", "user.password_reset_request", "user.password_reset",
     "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
-    "note.create",
-    "job.retry",
+    "note.create", "ticket.csat",
+    "job.retry", "settings.update", "attachment.create",
 )
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}

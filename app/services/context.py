@@ -29,6 +29,8 @@ class Ctx:
     metrics: Metrics = field(default_factory=Metrics)
     # The active webhooks, read at most every few seconds (services/webhooks.py).
     webhooks: Any = None
+    # Figures worth keeping for a moment (services/availability.py): name -> (until, value).
+    cached: dict = field(default_factory=dict)
 
 
 class JobSignal:

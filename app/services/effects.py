@@ -23,7 +23,7 @@ from .. import clock
 from ..security import Identity
 from ..store import messages as stored_messages
 from ..store import tickets as stored_tickets
-from . import audit, notifications, payloads, webhooks
+from . import audit, mail, notifications, payloads, webhooks
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,14 @@ async def apply(ctx: Ctx, change: Change) -> None:
 
 
 async def _created(ctx: Ctx, change: Change) -> None:
+    from . import availability
+
     ticket = change.after
     await _guarded(ctx.events.ticket_updated(ticket, to_guest=False), "ticket:updated")
+    away = change.details.get("away")
+    if away:  # started while the team is away: the first answer says when it is back
+        await write_line(ctx, ticket=ticket, key="away",
+                         body=availability.away_line(away["back_at"], away["timezone"]))
     await audit.record(
         ctx, actor=audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", "")),
         action="ticket.create", entity=("ticket", ticket["_id"]),
@@ -131,6 +137,8 @@ async def _update(ctx: Ctx, change: Change) -> None:
     else:
         await audit.record(ctx, actor=actor, action="ticket.update", entity=("ticket", ticket["_id"]),
                            before={k: before.get(k) for k in diff}, after=dict(diff))
+    if closing and ticket.get("guest_email"):
+        await _guarded(mail.enqueue_closing(ctx, ticket=ticket), f"closing e-mail of {ticket['_id']}")
     if "status" in diff and status_line is not None:
         text = (f"{name} closed “{subject}”" if closing
                 else f"{name} marked “{subject}” {diff['status']}")
@@ -208,6 +216,22 @@ async def _auto_resolve(ctx: Ctx, change: Change) -> None:
                            text=f"“{ticket.get('subject', '')}” was resolved: the guest did not reply")
 
 
+async def _csat(ctx: Ctx, change: Change) -> None:
+    """The guest rated the closed conversation (or changed their rating): agents see it on
+    the ticket and as an internal line; audited. (Webhooks: `csat.submitted`, from
+    `_announce` as for every change.)"""
+    before, ticket = change.before or {}, change.after
+    rating = ticket["csat"]
+    comment = f": “{rating['comment']}”" if rating.get("comment") else ""
+    verb = "changed their rating to" if before.get("csat") else "rated this conversation"
+    await write_line(ctx, ticket=ticket, internal=True,
+                     body=f"{ticket.get('guest_name') or 'The guest'} {verb} {rating['rating']}/5{comment}")
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(ctx, actor=audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", "")),
+                       action="ticket.csat", entity=("ticket", ticket["_id"]),
+                       before={"csat": before.get("csat")}, after={"csat": rating})
+
+
 async def _nothing(ctx: Ctx, change: Change) -> None:
     """A sweep tidied a field nobody sees (a due time that no longer applies)."""
 
@@ -222,12 +246,6 @@ async def _erase(ctx: Ctx, change: Change) -> None:
                        after={"erased": True, "messages": change.details.get("messages", 0)})
 
 
-async def _csat(ctx: Ctx, change: Change) -> None:
-    """A guest's satisfaction rating. Its own effects (socket events, audit) come with the
-    ratings feature; what every rating does already is the csat.submitted webhook
-    (`_announce`)."""
-
-
 _HANDLERS = {
     "created": _created,
     "message": _message,
@@ -236,9 +254,9 @@ _HANDLERS = {
     "update": _update,
     "escalate": _escalate,
     "auto_resolve": _auto_resolve,
+    "csat": _csat,
     "bookkeeping": _nothing,
     "erase": _erase,
-    "csat": _csat,
 }
 
 
@@ -349,7 +367,7 @@ async def _tell_who_is_away(ctx: Ctx, *, ticket: dict, message: dict, actor: Ide
     """An e-mail to a guest who is not in the room when an agent replies, or a
     notification to an assignee who is not in the room when the guest writes. Nothing is
     queued (no write at all) when the other side is there to see it."""
-    from . import mail, presence
+    from . import presence
 
     if actor.is_agent:
         if ticket.get("guest_email") and not await presence.guest_in_ticket_room(ctx, ticket=ticket):

@@ -13,9 +13,11 @@ import logging
 import re
 from email.message import EmailMessage
 from email.utils import make_msgid
+from urllib.parse import urlencode
 
 import aiosmtplib
 
+from .. import security
 from ..config import parse_smtp_url
 from . import jobs
 from .context import Ctx
@@ -26,8 +28,39 @@ JOB_KIND = "email"
 SMTP_TIMEOUT = 30
 
 
-def conversation_link(ctx: Ctx, ticket_id: object) -> str:
-    return f"{ctx.settings.public_url}/widget?ticket={ticket_id}"
+def conversation_link(ctx: Ctx, ticket: dict) -> str:
+    """A signed resume link: it opens this conversation in any browser, giving that browser
+    the guest's identity, until RESUME_LINK_DAYS have passed (app/security.py). The address
+    rides along unsigned, only to fill in the start form if the link has expired."""
+    token = security.resume_token(ticket["guest_id"], str(ticket["_id"]), ctx.settings)
+    query = {"token": token}
+    if ticket.get("guest_email"):
+        query["email"] = ticket["guest_email"]
+    return f"{ctx.settings.public_url}/widget/resume?{urlencode(query)}"
+
+
+def rating_link(ctx: Ctx, ticket: dict) -> str:
+    return f"{ctx.settings.public_url}/rate?{urlencode({'token': security.rating_token(str(ticket['_id']), ctx.settings)})}"
+
+
+def reply_address(ctx: Ctx, ticket: dict) -> str | None:
+    """reply+<signed ticket token>@REPLY_DOMAIN: mail to it becomes the guest's message in
+    this conversation (services/inbound.py). None without REPLY_DOMAIN."""
+    if not ctx.settings.reply_domain:
+        return None
+    return f"reply+{security.reply_token(str(ticket['_id']), ctx.settings)}@{ctx.settings.reply_domain}"
+
+
+def _to_guest(ctx: Ctx, ticket: dict, subject: str, body: str) -> dict:
+    payload = {"to": ticket["guest_email"], "subject": subject, "body": body}
+    reply_to = reply_address(ctx, ticket)
+    if reply_to:
+        payload["reply_to"] = reply_to
+    return payload
+
+
+def _answer_hint(ctx: Ctx) -> str:
+    return "You can answer this e-mail directly.\n" if ctx.settings.reply_domain else ""
 
 
 def reply_email(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
@@ -37,9 +70,29 @@ def reply_email(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
         f"Hello {ticket.get('guest_name') or 'there'},\n\n"
         f"{message['sender_name']} replied to your conversation:\n\n"
         f"{message['body']}\n\n"
-        f"Continue the conversation: {conversation_link(ctx, ticket['_id'])}\n"
+        f"{_answer_hint(ctx)}"
+        f"Continue the conversation: {conversation_link(ctx, ticket)}\n"
     )
-    return {"to": ticket["guest_email"], "subject": f"Re: {subject}", "body": body}
+    return _to_guest(ctx, ticket, f"Re: {subject}", body)
+
+
+def closing_email(ctx: Ctx, *, ticket: dict) -> dict:
+    """The e-mail that says a conversation was closed, with a link to rate it."""
+    subject = ticket.get("subject") or "your conversation"
+    body = (
+        f"Hello {ticket.get('guest_name') or 'there'},\n\n"
+        f"Your conversation “{subject}” has been closed.\n\n"
+        f"How did we do? Rate it from 1 to 5 (you can change your rating for 7 days):\n"
+        f"{rating_link(ctx, ticket)}\n\n"
+        f"Read the conversation again: {conversation_link(ctx, ticket)}\n"
+    )
+    return _to_guest(ctx, ticket, f"Closed: {subject}", body)
+
+
+async def enqueue_closing(ctx: Ctx, *, ticket: dict) -> dict:
+    """One e-mail per close (a ticket reopened and closed again gets another)."""
+    return await jobs.enqueue(ctx, JOB_KIND, closing_email(ctx, ticket=ticket),
+                              dedupe_key=f"email:closed:{ticket['_id']}:{ticket['version']}")
 
 
 async def enqueue_reply(ctx: Ctx, *, ticket: dict, message: dict) -> dict:
@@ -64,6 +117,8 @@ def build(ctx: Ctx, payload: dict) -> EmailMessage:
     email["From"] = ctx.settings.mail_from
     email["To"] = payload["to"]
     email["Subject"] = payload["subject"]
+    if payload.get("reply_to"):
+        email["Reply-To"] = payload["reply_to"]
     email["Message-ID"] = make_msgid(domain="support-chat")
     email.set_content(payload["body"])
     return email

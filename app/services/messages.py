@@ -69,11 +69,13 @@ async def send(
     client_msg_id: object,
     kind: str = "message",
     skip_sid: str | None = None,
+    attachment: dict | None = None,
 ) -> Sent:
     """Store a guest's or agent's message (or an agent's note), then tell the room. The
     same client_msg_id from the same sender again returns the stored message and tells
     nobody, whatever the ticket's status or the sender's rate limit now say: a client that
-    resends after a reconnect learns that its message went through."""
+    resends after a reconnect learns that its message went through. `attachment`: a file
+    already stored (services/attachments.py), which this message carries."""
     from . import tickets  # tickets imports this module
 
     body = validate.text(body, "body", max_len=BODY_MAX)
@@ -105,6 +107,8 @@ async def send(
     }
     if kind == "message":
         doc["guest_seq"] = after["guest_seq"]
+    if attachment is not None:
+        doc["attachment"] = attachment
     try:
         await stored.insert(ctx.db, message=doc)
     except DuplicateKeyError:

@@ -27,7 +27,7 @@ def message(doc: dict, *, for_guest: bool = False) -> dict:
     (every message for agents, the guest's own numbering for guests, which skips notes and
     internal lines without showing that they exist), and `cursor` pages history from it."""
     seq = doc.get("guest_seq") if for_guest else doc.get("seq")
-    return {
+    shaped = {
         "id": str(doc["_id"]),
         "ticket_id": str(doc["ticket_id"]),
         "kind": doc["kind"],
@@ -39,6 +39,28 @@ def message(doc: dict, *, for_guest: bool = False) -> dict:
         "seq": seq,
         "cursor": cursors.encode_seq(seq) if seq is not None else None,
     }
+    if doc.get("attachment"):
+        shaped["attachment"] = attachment(doc["attachment"])
+    return shaped
+
+
+def attachment(doc: dict) -> dict:
+    """A file a message carries: where to fetch it (for those who may read the ticket)."""
+    return {
+        "id": str(doc["id"]),
+        "name": doc["name"],
+        "size": doc["size"],
+        "type": doc["type"],
+        "image": bool(doc.get("image")),
+        "url": f"/api/attachments/{doc['id']}",
+    }
+
+
+def csat(doc: dict | None) -> dict | None:
+    """The guest's rating of a closed conversation (1 to 5, optional comment)."""
+    if not doc:
+        return None
+    return {"rating": doc["rating"], "comment": doc.get("comment"), "at": iso(doc.get("at"))}
 
 
 def message_for(identity, doc: dict) -> dict:
@@ -63,12 +85,13 @@ def ticket(doc: dict) -> dict:
         "first_response_at": iso(doc.get("first_response_at")),
         "escalated_at": iso(doc.get("escalated_at")),
         "closed_at": iso(doc.get("closed_at")),
+        "csat": csat(doc.get("csat")),
     }
 
 
 GUEST_TICKET_FIELDS = (
     "id", "subject", "guest_name", "guest_email", "status", "version", "created_at", "updated_at",
-    "last_message_at", "closed_at",
+    "last_message_at", "closed_at", "csat", "last_message_preview",
 )
 
 

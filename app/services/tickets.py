@@ -16,6 +16,7 @@ from bson import ObjectId
 from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
+from ..store import messages as stored_messages
 from ..store import tickets as stored
 from . import client, cursors, effects, messages, ratelimit, users, validate
 from .context import Ctx
@@ -68,13 +69,50 @@ async def get_accessible(ctx: Ctx, *, identity: Identity, ticket_id: object) -> 
     raise Forbidden("This conversation is not yours.")
 
 
+# Where the chat was started, as the widget saw it: each part optional, each text bounded.
+CONTEXT_FIELDS = {"page_url": 2000, "page_title": 300, "user_agent": 500, "timezone": 64, "locale": 35}
+
+
+def check_context(value: object) -> dict | None:
+    """The guest's context ({page_url, page_title, user_agent, timezone, locale}), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid("context must be an object.", field="context")
+    unknown = sorted(set(value) - set(CONTEXT_FIELDS))
+    if unknown:
+        raise Invalid(f"context.{unknown[0]} is not known.", field=f"context.{unknown[0]}")
+    found = {}
+    for name, max_len in CONTEXT_FIELDS.items():
+        part = value.get(name)
+        if part is None or (isinstance(part, str) and not part.strip()):
+            continue
+        found[name] = validate.text(part, f"context.{name}", max_len=max_len)
+    url = found.get("page_url")
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise Invalid("context.page_url must be an http(s) address.", field="context.page_url")
+    return found or None
+
+
 async def start_by_guest(
-    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object
+    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object, context: object = None
 ) -> tuple[dict, dict]:
-    """Open a ticket with its first message; agents see it appear in their queue."""
+    """Open a ticket with its first message; agents see it appear in their queue. While the
+    team is away (opening hours), or when the widget's settings say so, an e-mail address is
+    required, and the conversation's first answer is an automatic one saying when the team
+    is back."""
+    from . import widget_settings
+
     name = validate.text(name, "name", max_len=80)
     guest_email = validate.optional_email(email)
     body = validate.text(body, "message", max_len=messages.BODY_MAX)
+    page = check_context(context)
+    widget = await widget_settings.for_widget(ctx, with_reply_time=False)
+    if guest_email is None and widget.email_required:
+        raise Invalid("Please leave your e-mail address so that we can reply."
+                      if widget.presence.online else
+                      "We're away right now: leave your e-mail address and we'll reply there.",
+                      field="email")
     await ratelimit.hit(ctx, "chat_start_ip", client.current().ip)
     await ratelimit.hit(ctx, "chat_start_guest", guest_id)
     now = clock.utcnow()
@@ -99,18 +137,46 @@ async def start_by_guest(
         "version": 1,
         "seq": 1,  # the first message's number is taken with the ticket
         "guest_seq": 1,
+        **({"context": page} if page else {}),
     })
     try:
         message = await messages.store_first(ctx, ticket=ticket, body=body, at=now)
     except BaseException:
         await stored.delete(ctx.db, ticket_id=ticket["_id"])  # no ticket without its first message
         raise
-    await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message))
+    away = None if widget.presence.online else {"back_at": widget.presence.back_at,
+                                                   "timezone": widget.presence.timezone}
+    await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message,
+                                            details={"away": away} if away else {}))
     return ticket, message
 
 
 async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:
-    return await stored.of_guest(ctx.db, guest_id=guest_id, limit=GUEST_TICKETS_MAX)
+    """The guest's conversations: open ones (not closed) first, each group newest first."""
+    found = await stored.of_guest(ctx.db, guest_id=guest_id, limit=GUEST_TICKETS_MAX)
+    return sorted(found, key=lambda t: t["status"] == "closed")  # stable: newest first within
+
+
+async def mark_read(ctx: Ctx, *, identity: Identity, ticket_id: object, seq: object) -> None:
+    """The guest has seen their conversation up to message number `seq`: the launcher's
+    unread badge counts agents' messages after it."""
+    if not identity.is_guest:
+        return  # agents' reading is not tracked here
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= validate.MAX_SAFE_INTEGER:
+        raise Invalid("seq must be a message number.", field="seq")
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    await stored.mark_read_by_guest(ctx.db, ticket_id=ticket["_id"], guest_id=identity.id, seq=seq)
+
+
+UNREAD_MAX = 99
+
+
+async def unread_for_guest(ctx: Ctx, *, guest_id: str) -> int:
+    """Agents' messages the guest has not seen, in their conversations that are not closed
+    (at most UNREAD_MAX: a badge says 99 at most)."""
+    found = await stored.of_guest(ctx.db, guest_id=guest_id, limit=GUEST_TICKETS_MAX)
+    positions = [(t["_id"], t.get("guest_read_seq", 0)) for t in found if t["status"] != "closed"]
+    return await stored_messages.unread_by_guest(ctx.db, positions=positions, limit=UNREAD_MAX)
 
 
 async def list_for_agents(

@@ -86,6 +86,12 @@ async def ticket_update(ctx: Ctx, sid: str, identity: Identity, data: dict) -> d
     return {"ticket": payloads.ticket(ticket)}
 
 
+async def ticket_read(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
+    """The guest has seen their conversation up to message `seq` (the launcher's badge)."""
+    await tickets.mark_read(ctx, identity=identity, ticket_id=data.get("ticket_id"), seq=data.get("seq"))
+    return {}
+
+
 HANDLERS = {
     "ticket:join": ticket_join,
     "ticket:leave": ticket_leave,
@@ -95,4 +101,5 @@ HANDLERS = {
     "typing": typing,
     "ticket:close": ticket_close,
     "ticket:update": ticket_update,
+    "ticket:read": ticket_read,
 }

@@ -58,7 +58,8 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
 
 async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
     """The identity behind the handshake's cookies. A page may ask to be the guest
-    (`auth: {as: "guest"}`) when the same browser also holds an agent session."""
+    (`auth: {as: "guest"}`) when the same browser also holds an agent session; a framed
+    widget whose cookie is blocked presents the same signed value as `auth.guest_token`."""
     cookies = parse_cookie_header(environ.get("HTTP_COOKIE"))
     wants_guest = isinstance(auth, dict) and auth.get("as") == "guest"
     if not wants_guest:
@@ -66,6 +67,8 @@ async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
         if identity is not None:
             return identity
     guest_id = verify_guest_cookie(cookies.get(GUEST_COOKIE), ctx.settings)
+    if guest_id is None and isinstance(auth, dict):
+        guest_id = verify_guest_cookie(auth.get("guest_token"), ctx.settings)
     if guest_id is not None:
         return Identity(role="guest", id=guest_id, name="")
     return None

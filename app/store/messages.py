@@ -78,3 +78,14 @@ async def erase_of_ticket(db: Database, *, ticket_id: ObjectId, body: str, guest
          "$or": [{"sender_name": {"$ne": guest_name}}, {"sender_id": {"$ne": None}}]},
         {"$set": {"sender_name": guest_name, "sender_id": None}})
     return max(words.modified_count, sender.modified_count)
+
+
+async def unread_by_guest(db: Database, *, positions: list[tuple[ObjectId, int]], limit: int) -> int:
+    """How many agents' messages (up to `limit`) are numbered after the guest's reading
+    position in each of these tickets."""
+    if not positions:
+        return 0
+    query = {"sender_role": "agent", "kind": "message",
+             "$or": [{"ticket_id": oid(ticket_id, "ticket_id"), GUEST_SEQ: {"$gt": seq}}
+                     for ticket_id, seq in positions]}
+    return await db.messages.count_documents(query, limit=limit)

@@ -167,3 +167,24 @@ async def of_guests(db: Database, *, guest_ids: list[str], emails: list[str], li
     if not clauses:
         return []
     return await db.tickets.find({"$or": clauses}).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
+
+
+async def first_response_waits(db: Database, *, since: datetime, limit: int) -> list[int]:
+    """How long (milliseconds) the tickets started since `since` waited for their first
+    answer, shortest first: the newest `limit` of them that have one."""
+    cursor = await db.tickets.aggregate([
+        {"$match": {"created_at": {"$gte": since}, "first_response_at": {"$type": "date"}}},
+        {"$sort": {"created_at": -1}},
+        {"$limit": limit},
+        {"$project": {"_id": 0, "wait": {"$subtract": ["$first_response_at", "$created_at"]}}},
+        {"$sort": {"wait": 1}},
+    ])
+    return [int(doc["wait"]) for doc in await cursor.to_list(limit)]
+
+
+async def mark_read_by_guest(db: Database, *, ticket_id: ObjectId, guest_id: str, seq: int) -> None:
+    """Move the guest's reading position up to message number `seq` (their numbering). Only
+    ever up, and bookkeeping rather than a change of the ticket: nobody else is told and
+    `version` stays (like take_seq)."""
+    await db.tickets.update_one({"_id": oid(ticket_id, "ticket_id"), "guest_id": guest_id},
+                                {"$max": {"guest_read_seq": seq}})

@@ -17,6 +17,88 @@ const GAP_GRACE_MS = 250; // a missing number often arrives a moment later (a br
 const HOLE_WAIT_MS = 3000; // missing this long, and not in a history answer: it never will come
 const MAX_TRACKED_HOLES = 1000; // numbers watched above the watermark at once (a bad number cannot stall the page)
 
+import { attachmentElement } from "./attachments.js";
+
+// ---------------------------------------------------------------- words
+
+// What this module shows, in English; a page in another language passes its own (the
+// widget's catalogue: static/js/i18n/). Keys absent there stay English.
+const STRINGS = {
+  network: "We could not reach the server. Check your connection and try again.",
+  reconnecting: "Reconnecting…",
+  connecting: "Connecting…",
+  you: "You",
+  guest: "Guest",
+  theGuest: "The guest",
+  support: "Support",
+  internalNote: "Internal note",
+  waiting: "Waiting for the connection…",
+  notSent: "Not sent:",
+  unknownError: "unknown error",
+  retry: "Retry",
+  loadOlder: "Load earlier messages",
+  loading: "Loading…",
+  isTyping: "{who} is typing…",
+  areTyping: "{who} are typing…",
+  and: "and",
+  uploading: "Uploading {name}… {percent}%",
+};
+
+/** Use these words instead of the English ones (any subset of STRINGS, and SOCKET_MESSAGES). */
+export function setStrings(table = {}) {
+  for (const [key, value] of Object.entries(table)) {
+    if (typeof value !== "string") continue;
+    if (key in STRINGS) STRINGS[key] = value;
+    if (key.startsWith("error.") && key.slice(6) in SOCKET_MESSAGES) SOCKET_MESSAGES[key.slice(6)] = value;
+  }
+}
+
+function say(key, vars = {}) {
+  return STRINGS[key].replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+// Headers every API request sends (the widget's guest token where its cookie is blocked).
+const extraHeaders = {};
+
+/**
+ * POST a file to a conversation with XMLHttpRequest (fetch() reports no upload progress).
+ * Resolves to the server's answer ({message}); rejects with an ApiError.
+ */
+export function uploadFile({ ticketId, file, clientMsgId, onProgress }) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append("client_msg_id", clientMsgId);
+    form.append("file", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/tickets/${encodeURIComponent(ticketId)}/attachments`);
+    xhr.responseType = "json";
+    xhr.setRequestHeader("X-Requested-With", "fetch");
+    xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(extraHeaders)) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.(Math.round((event.loaded / event.total) * 100));
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300 && xhr.response?.message) return resolve(xhr.response);
+      const error = xhr.response?.error ?? {};
+      reject(new ApiError(xhr.status, error.code ?? `http_${xhr.status}`, error.message ?? `The upload failed (${xhr.status}).`));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network", say("network"))));
+    xhr.send(form);
+  });
+}
+
+export function setRequestHeaders(headers) {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value) extraHeaders[name] = value;
+    else delete extraHeaders[name];
+  }
+}
+
+export function requestHeaders() {
+  return { ...extraHeaders };
+}
+
 // ---------------------------------------------------------------- HTTP
 
 export class ApiError extends Error {
@@ -37,7 +119,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", ...extraHeaders };
   const init = { method, headers, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD") {
     headers["Content-Type"] = "application/json";
@@ -48,7 +130,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   try {
     response = await fetch(url, init);
   } catch {
-    throw new ApiError(0, "network", "We could not reach the server. Check your connection and try again.");
+    throw new ApiError(0, "network", say("network"));
   }
   let data = null;
   try {
@@ -157,7 +239,7 @@ export function watchConnection(socket, banner, { onConnect, onRefused } = {}) {
   socket.on("disconnect", (reason) => {
     if (reason === "io client disconnect") return;
     state("reconnecting");
-    show("Reconnecting…");
+    show(say("reconnecting"));
     if (reason === "io server disconnect") {
       // The server closed this socket; Socket.IO will not reconnect on its own. Try
       // again (with a growing delay): the handshake decides whether we may.
@@ -171,7 +253,7 @@ export function watchConnection(socket, banner, { onConnect, onRefused } = {}) {
       banner.hidden = true;
       onRefused?.(err);
     } else {
-      show(connectedOnce ? "Reconnecting…" : "Connecting…");
+      show(say(connectedOnce ? "reconnecting" : "connecting"));
     }
   });
 }
@@ -308,19 +390,21 @@ function fillMessage(li, message, viewer) {
   meta.className = "msg__meta";
   const sender = document.createElement("span");
   sender.className = "msg__sender";
-  sender.textContent = viewer === "guest" && role === "guest" ? "You" : message.sender_name || (role === "guest" ? "Guest" : "Support");
+  sender.textContent =
+    viewer === "guest" && role === "guest" ? say("you") : message.sender_name || say(role === "guest" ? "guest" : "support");
   meta.append(sender);
   if (kind === "note") {
     const tag = document.createElement("span");
     tag.className = "msg__tag";
-    tag.textContent = "Internal note";
+    tag.textContent = say("internalNote");
     meta.append(tag);
   }
   meta.append(timeElement(message.created_at, formatMessageTime(message.created_at), "msg__time"));
 
   const bubble = document.createElement("div");
   bubble.className = "msg__bubble";
-  setLinkifiedText(bubble, message.body ?? "");
+  if (message.attachment) bubble.append(attachmentElement(message.attachment));
+  else setLinkifiedText(bubble, message.body ?? "");
 
   const status = document.createElement("div");
   status.className = "msg__status";
@@ -792,7 +876,62 @@ export class Conversation {
     await this.deliver(entry);
   }
 
+  /** Send a file: it shows at once with its upload's progress, then as the stored message. */
+  async sendFile(file) {
+    if (!this.ticketId || !file) return;
+    const entry = { clientMsgId: newClientMsgId(), file, kind: "message", ticketId: this.ticketId, el: null, state: "sending" };
+    entry.el = renderMessage(
+      {
+        id: "",
+        ticket_id: this.ticketId,
+        kind: "message",
+        sender_role: this.viewer === "guest" ? "guest" : "agent",
+        sender_name: this.selfName,
+        body: file.name,
+        client_msg_id: entry.clientMsgId,
+        created_at: new Date().toISOString(),
+      },
+      this.viewer,
+    );
+    delete entry.el.dataset.id;
+    this.pending.set(entry.clientMsgId, entry);
+    this.list.append(entry.el);
+    regroup(this.list);
+    this.scrollToBottom();
+    await this.deliver(entry);
+  }
+
+  async deliverFile(entry) {
+    this.markPending(entry, "sending");
+    const status = entry.el.querySelector(".msg__status");
+    const progress = document.createElement("progress");
+    progress.className = "msg__progress";
+    progress.max = 100;
+    progress.value = 0;
+    const label = say("uploading", { name: entry.file.name, percent: 0 });
+    progress.setAttribute("aria-label", label);
+    status.replaceChildren(progress);
+    status.hidden = false;
+    const generation = this.generation;
+    try {
+      const { message } = await uploadFile({
+        ticketId: entry.ticketId,
+        file: entry.file,
+        clientMsgId: entry.clientMsgId,
+        onProgress: (percent) => {
+          progress.value = percent;
+          progress.setAttribute("aria-label", say("uploading", { name: entry.file.name, percent }));
+        },
+      });
+      if (generation === this.generation && this.pending.get(entry.clientMsgId) === entry) this.confirm(entry, message);
+    } catch (error) {
+      if (generation !== this.generation || this.pending.get(entry.clientMsgId) !== entry) return;
+      this.markPending(entry, "failed", error);
+    }
+  }
+
   async deliver(entry) {
+    if (entry.file) return this.deliverFile(entry);
     if (!this.socket.connected) {
       this.markPending(entry, "waiting");
       return;
@@ -848,16 +987,16 @@ export class Conversation {
     status.replaceChildren();
     status.hidden = state === "sending";
     if (state === "waiting") {
-      status.textContent = "Waiting for the connection…";
+      status.textContent = say("waiting");
     } else if (state === "failed") {
       const text = document.createElement("span");
-      text.textContent = `Not sent: ${error?.message ?? "unknown error"}`;
+      text.textContent = `${say("notSent")} ${error?.message ?? say("unknownError")}`;
       status.append(text);
       if (error?.code !== "closed") {
         const retry = document.createElement("button");
         retry.type = "button";
         retry.className = "link-button";
-        retry.textContent = "Retry";
+        retry.textContent = say("retry");
         retry.addEventListener("click", () => this.deliver(entry));
         status.append(" ", retry);
       }
@@ -912,7 +1051,7 @@ export class Conversation {
     if (!this.olderButton) return;
     this.olderButton.hidden = !this.moreOlder;
     this.olderButton.disabled = this.loadingOlder;
-    this.olderButton.textContent = this.loadingOlder ? "Loading…" : "Load earlier messages";
+    this.olderButton.textContent = say(this.loadingOlder ? "loading" : "loadOlder");
   }
 
   isNearBottom() {
@@ -963,7 +1102,7 @@ export class Conversation {
     if (this.viewer === "guest" && event.role === "guest") return;
     // The same agent typing in another tab.
     if (this.viewer === "agent" && event.role === "agent" && event.name && event.name === this.selfName) return;
-    const name = event.name || (event.role === "guest" ? "The guest" : "Support");
+    const name = event.name || say(event.role === "guest" ? "theGuest" : "support");
     clearTimeout(this.typers.get(name));
     if (event.typing) {
       this.typers.set(name, setTimeout(() => this.clearTyper(name), TYPING_EXPIRE_MS));
@@ -989,8 +1128,8 @@ export class Conversation {
       el.textContent = "";
       return;
     }
-    const who = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
-    el.textContent = `${who} ${names.length === 1 ? "is" : "are"} typing…`;
+    const who = names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} ${say("and")} ${names.at(-1)}`;
+    el.textContent = say(names.length === 1 ? "isTyping" : "areTyping", { who });
     el.hidden = false;
   }
 }

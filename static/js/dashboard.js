@@ -11,6 +11,7 @@ import {
   timeElement,
   watchConnection,
 } from "./chat-core.js";
+import { bindAttachments } from "./attachments.js";
 import { bindBell } from "./bell.js";
 
 const $ = (id) => document.getElementById(id);
@@ -112,6 +113,16 @@ const composer = bindComposer({
   onInput: (value) => {
     if (!noteMode()) conversation.noteTyping(value);
   },
+});
+
+// Files (button, drag and drop, paste) go to the guest as messages, never as notes.
+bindAttachments({
+  button: $("attach-button"),
+  input: $("file-input"),
+  dropZone: replyForm,
+  pasteTarget: replyInput,
+  enabled: () => !replyInput.disabled,
+  onFiles: (files) => files.forEach((file) => conversation.sendFile(file)),
 });
 
 bindBell(socket);

@@ -40,7 +40,7 @@ async def browser() -> Browser:
 # The policy the pages must live with: no inline script, no inline style, nothing from
 # elsewhere. Added to every page the tests load, so that a slip fails a test.
 STRICT_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'"
 )

@@ -1,5 +1,7 @@
 """Pages: who is sent where, and what each page is served with."""
 
+import re
+
 import pytest
 
 
@@ -69,7 +71,7 @@ async def test_widget_and_login_pages_are_served_with_labelled_inputs_and_no_inl
         assert "<label" in html
     _, _, html = await fetch(http(), "/widget")
     assert "aria-live" in html
-    assert "/static/vendor/socket.io/socket.io.min.js" in html
+    assert re.search(r"/static/v/[0-9a-f]+/vendor/socket\.io/socket\.io\.min\.js", html)  # versioned
 
 
 async def test_the_vendored_socket_io_client_is_served_with_its_licence(http):

@@ -161,16 +161,18 @@ async def test_closing_a_ticket_sends_ticket_updated_and_ticket_closed(
         assert data["changes"]["status"] == {"before": "open", "after": "closed"}
 
 
-async def test_a_rating_is_sent_as_csat_submitted(live_server, admin_session, receiver, guest):
+async def test_a_rating_is_sent_as_csat_submitted(live_server, admin_session, receiver, guest,
+                                                  agent_socket):
     await register(admin_session, receiver.url, ["csat.submitted"])
-    ticket = await live_server.ctx.db.tickets.find_one({})
-    await effects.apply(live_server.ctx, effects.Change(
-        kind="csat", before=ticket, after={**ticket, "version": ticket["version"] + 1},
-        details={"csat": {"rating": 5, "comment": "Quick and kind", "submitted_at": ticket["created_at"]}}))
+    assert (await agent_socket.call("ticket:close", {"ticket_id": guest.ticket_id}))["ok"]
+    async with guest.session.post(f"/api/tickets/{guest.ticket_id}/csat",
+                                  json={"rating": 5, "comment": "Quick and kind"}) as resp:
+        assert resp.status == 200
+        rated = (await resp.json())["ticket"]["csat"]
     (received,) = await receiver.wait_for(1)
     assert received.event == "csat.submitted"
     assert received.body["data"]["csat"] == {"rating": 5, "comment": "Quick and kind",
-                                             "submitted_at": guest.ticket["created_at"]}
+                                             "submitted_at": rated["at"]}
 
 
 async def test_a_receiver_that_hangs_is_cut_at_the_timeout_and_retried(

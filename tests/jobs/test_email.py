@@ -76,7 +76,7 @@ async def test_an_agent_reply_reaches_a_guest_who_is_away_by_email(
     text = email.get_content()
     assert "Alan Agent replied to your conversation" in text
     assert "It left the warehouse today." in text
-    assert f"{live_server.url}/widget?ticket={guest.ticket_id}" in text
+    assert f"{live_server.url}/widget/resume?token=" in text  # a signed resume link (tests/http/test_guest_return.py)
     jobs = await live_server.ctx.db.jobs.find({"kind": "email"}).to_list(None)
     assert [j["dedupe_key"] for j in jobs] == [f"email:reply:{message['id']}"]  # one per reply
 
