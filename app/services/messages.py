@@ -129,12 +129,16 @@ async def _number(ctx: Ctx, *, ticket: dict, identity: Identity, kind: str, body
                                                   unless_closed=True)
         else:
             reopen = identity.is_guest and ticket["status"] in ("pending", "resolved")
+            # An agent's first reply in this conversation: the guest is told who joined,
+            # in a line numbered just before the reply (services/effects.py writes it).
+            first_reply = identity.is_agent and identity.id not in ticket.get("joined", [])
             after = await stored_tickets.record_message(
                 ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at,
                 preview=tickets.preview(body), by_guest=identity.is_guest,
                 # The guest wrote back: the ball is with the agents again.
                 new_status="open" if reopen else None,
                 waiting_until=tickets.escalation_due(ctx, at) if identity.is_guest else None,
+                announcing=identity.id if first_reply else None,
             )
         if after is not None:
             return ticket, after

@@ -99,6 +99,8 @@ async def start_by_guest(
         "version": 1,
         "seq": 1,  # the first message's number is taken with the ticket
         "guest_seq": 1,
+        "guest_messages": 1,
+        "joined": [],  # the agents the guest has been told about ("Ada from support joined")
     })
     try:
         message = await messages.store_first(ctx, ticket=ticket, body=body, at=now)
@@ -253,6 +255,9 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
         if not diff:
             return None
         plan = Plan(set=dict(diff))
+        joined = current.get("joined") or []
+        if diff.get("assignee_id") is not None and str(diff["assignee_id"]) not in joined:
+            plan.set["joined"] = [*joined, str(diff["assignee_id"])]  # the guest is told
         if "status" in diff:
             moved = status_plan(ctx, current, diff["status"], clock.utcnow())
             plan.set.update(moved.set)
@@ -281,13 +286,11 @@ async def join(
     limit: object = None,
 ) -> Joined:
     """Enter a ticket's room and read its newest page, in that order, so that no message
-    falls into the gap between the two. The first time an agent joins, the conversation
-    says so, once: a reconnect does not repeat it."""
+    falls into the gap between the two. Opening a conversation says nothing to the guest:
+    an agent is announced when they first reply or are assigned (services/effects.py)."""
     limit = validate.limit(limit, default=messages.PAGE_DEFAULT)
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
     await subscribe(ticket)
-    if identity.is_agent and ticket["status"] != "closed":
-        await effects.apply(ctx, effects.Change(kind="join", after=ticket, actor=identity))
     page = await messages.history(ctx, identity=identity, ticket_id=None, ticket=ticket, limit=limit)
     return Joined(ticket=ticket, page=page)
 

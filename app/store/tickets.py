@@ -68,19 +68,30 @@ async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetim
 async def record_message(
     db: Database, *, ticket_id: ObjectId, status: str, at: datetime, preview: str,
     by_guest: bool, new_status: str | None = None, waiting_until: datetime | None = None,
+    announcing: str | None = None,
 ) -> dict | None:
     """Take the next message numbers for a guest's or agent's message and move the ticket's
     activity fields, if the ticket's status is still `status`; None otherwise.
 
     Times only ever move one way ($max, $min), so two messages committed in either order
     leave the same ticket: the first answer is the earliest one, the last message the
-    latest. The preview is the last committed message's, which also took the higher seq."""
+    latest. The preview is the last committed message's, which also took the higher seq.
+
+    `announcing`: an agent's first reply, by this agent id, who is not in `joined` yet (else
+    None: the caller reads again). One more number is taken, just below the message's, for
+    the line that tells the guest the agent joined, and the agent is added to `joined`."""
+    step = 2 if announcing else 1
     update: dict = {
-        "$inc": {"seq": 1, "guest_seq": 1, "version": 1},
+        "$inc": {"seq": step, "guest_seq": step, "version": 1},
         "$max": {"last_message_at": at, "updated_at": at},
         "$set": {"last_message_preview": preview},
     }
+    query: dict = {"_id": oid(ticket_id, "ticket_id"), "status": status}
+    if announcing:
+        query["joined"] = {"$ne": announcing}
+        update["$push"] = {"joined": announcing}
     if by_guest:
+        update["$inc"]["guest_messages"] = 1  # the queue's unread counts
         update["$max"]["last_guest_message_at"] = at
         # The guest is waiting from their first unanswered message on.
         update["$min"] = {"waiting_since": at}
@@ -93,8 +104,7 @@ async def record_message(
         update["$max"]["last_agent_message_at"] = at
         update["$min"] = {"first_response_at": at}
         update["$unset"] = {"waiting_since": "", "escalate_at": ""}
-    return await db.tickets.find_one_and_update(
-        {"_id": oid(ticket_id, "ticket_id"), "status": status}, update, return_document=AFTER)
+    return await db.tickets.find_one_and_update(query, update, return_document=AFTER)
 
 
 async def take_seq(db: Database, *, ticket_id: ObjectId, guest_visible: bool,
