@@ -100,6 +100,9 @@ async def ensure_indexes(database: Database) -> None:
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
     await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
     await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
+    # The queue filtered by tag (multikey), and the tags in use (distinct reads this index).
+    await tickets.create_index([("tags", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+                               name="queue_by_tag")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",

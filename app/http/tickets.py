@@ -45,6 +45,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, status=request.query.get("status"),
         before=request.query.get("before"), limit=request.query.get("limit"),
         assignee=request.query.get("assignee"), priority=request.query.get("priority"),
+        tag=request.query.get("tag"),
     )
     return web.json_response(
         {"tickets": [payloads.ticket(t) for t in page.tickets], "next_cursor": page.next_cursor}
@@ -75,6 +76,13 @@ async def agents_list(request: web.Request) -> web.Response:
     await identity.require_agent(request)
     found = await users.list_active_agents(request.app[ctx_key].db)
     return web.json_response({"agents": [payloads.agent_option(a) for a in found]})
+
+
+@routes.get("/api/tags", name="tags_list")
+async def tags_list(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    found = await tickets.known_tags(request.app[ctx_key], identity=caller)
+    return web.json_response({"tags": found})
 
 
 @routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")

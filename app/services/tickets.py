@@ -117,10 +117,10 @@ async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:
 
 async def list_for_agents(
     ctx: Ctx, *, identity: Identity, status: object = None, before: object = None,
-    limit: object = None, assignee: object = None, priority: object = None,
+    limit: object = None, assignee: object = None, priority: object = None, tag: object = None,
 ) -> TicketPage:
     """The queue. status: one status, `all`, or `active` (open and pending); assignee: `me`,
-    `none` or an agent's id; priority: one priority."""
+    `none` or an agent's id; priority: one priority; tag: tickets carrying this tag."""
     if not identity.is_agent:
         raise Forbidden()
     statuses = None
@@ -138,10 +138,11 @@ async def list_for_agents(
     wanted_priority = None
     if priority not in (None, "", "all"):
         wanted_priority = validate.choice(priority, "priority", PRIORITIES)
+    wanted_tag = validate.tag(tag, "tag") if tag not in (None, "") else None
     size = validate.limit(limit, default=50)
     docs, more = await stored.queue_page(
         ctx.db, statuses=statuses, assignee=wanted_assignee, priority=wanted_priority,
-        before=cursors.position(before), size=size)
+        tag=wanted_tag, before=cursors.position(before), size=size)
     return TicketPage(tickets=docs, next_cursor=cursors.next_cursor(docs, more, "updated_at"))
 
 
@@ -213,7 +214,7 @@ async def close(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
     return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide)
 
 
-UPDATABLE = ("status", "priority", "assignee_id")
+UPDATABLE = ("status", "priority", "assignee_id", "tags", "add_tags", "remove_tags")
 
 
 async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tuple[dict, dict | None]:
@@ -225,8 +226,15 @@ async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tupl
     if unknown:
         raise Invalid(f"{unknown[0]} cannot be changed here.", field=unknown[0])
     if not changes:
-        raise Invalid("Give a status, priority or assignee_id to change.")
+        raise Invalid("Give a status, priority, assignee_id or tags to change.")
     wanted: dict = {}
+    # tags: the whole list; add_tags / remove_tags: a change to the list as it is when
+    # stored, so that two agents tagging at once both keep their tag.
+    if "tags" in changes and ("add_tags" in changes or "remove_tags" in changes):
+        raise Invalid("Give tags, or add_tags and remove_tags, not both.", field="tags")
+    for name in ("tags", "add_tags", "remove_tags"):
+        if name in changes:
+            wanted[name] = validate.tags(changes[name], name)
     if "status" in changes:
         wanted["status"] = validate.choice(changes["status"], "status", STATUSES)
     if "priority" in changes:
@@ -251,7 +259,13 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
 
     def decide(current: dict) -> Plan | None:
-        diff = {k: v for k, v in wanted.items() if current.get(k) != v}
+        diff = {k: v for k, v in wanted.items() if k in ("status", "priority", "assignee_id")
+                and current.get(k) != v}
+        tags = _tags_after(current.get("tags") or [], wanted)
+        if tags is not None and tags != (current.get("tags") or []):
+            if len(tags) > validate.TAGS_MAX:
+                raise Invalid(f"A ticket has at most {validate.TAGS_MAX} tags.", field="tags")
+            diff["tags"] = tags
         if not diff:
             return None
         plan = Plan(set=dict(diff))
@@ -266,6 +280,27 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
 
     return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide,
                         details={"assignee": assignee})
+
+
+def _tags_after(current: list[str], wanted: dict) -> list[str] | None:
+    """The ticket's tags after this change (None: the change is not about tags)."""
+    if "tags" in wanted:
+        return wanted["tags"]
+    if "add_tags" not in wanted and "remove_tags" not in wanted:
+        return None
+    removed = set(wanted.get("remove_tags", []))
+    kept = [t for t in current if t not in removed]
+    return kept + [t for t in wanted.get("add_tags", []) if t not in kept and t not in removed]
+
+
+TAG_SUGGESTIONS_MAX = 500
+
+
+async def known_tags(ctx: Ctx, *, identity: Identity) -> list[str]:
+    """The tags in use on any ticket, for suggestions: agents only."""
+    if not identity.is_agent:
+        raise Forbidden()
+    return await stored.tags_in_use(ctx.db, limit=TAG_SUGGESTIONS_MAX)
 
 
 # --- being in a ticket ---------------------------------------------------------------------

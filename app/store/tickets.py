@@ -40,11 +40,13 @@ async def of_guest(db: Database, *, guest_id: str, limit: int) -> list[dict]:
 
 
 async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any = ...,
-                     priority: str | None, before: Position | None,
-                     size: int) -> tuple[list[dict], bool]:
+                     priority: str | None, before: Position | None, size: int,
+                     tag: str | None = None) -> tuple[list[dict], bool]:
     """The agents' queue, most recently updated first. `assignee`: an id, None for
     unassigned, or ... (Ellipsis) for anyone."""
     query: dict = {}
+    if tag is not None:
+        query["tags"] = tag
     if statuses is not None:
         query["status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
     if assignee is not ...:
@@ -52,6 +54,12 @@ async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any 
     if priority is not None:
         query["priority"] = priority
     return await newest_first(db.tickets, query, field="updated_at", before=before, size=size)
+
+
+async def tags_in_use(db: Database, *, limit: int) -> list[str]:
+    """Every tag on any ticket (read from the tags index on a real MongoDB), sorted."""
+    found = await db.tickets.distinct("tags")
+    return sorted(t for t in found if isinstance(t, str))[:limit]
 
 
 async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetime,
