@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, TEXT
 from pymongo.errors import OperationFailure
 
 from .config import Settings
@@ -103,6 +103,14 @@ async def ensure_indexes(database: Database) -> None:
     # The queue filtered by tag (multikey), and the tags in use (distinct reads this index).
     await tickets.create_index([("tags", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
                                name="queue_by_tag")
+    # Search (store.tickets.search_page): whole words, any case, no stemming or stop words,
+    # so that names, e-mail addresses and order numbers are found as typed. The embedded
+    # engine keeps no text index (it scans).
+    if not database.embedded:
+        await tickets.create_index([(name, TEXT) for name in ("subject", "guest_name", "guest_email", "tags")],
+                                   name="tickets_search", default_language="none")
+        await database.messages.create_index([("body", TEXT)], name="messages_search",
+                                             default_language="none")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",

@@ -78,6 +78,15 @@ async def agents_list(request: web.Request) -> web.Response:
     return web.json_response({"agents": [payloads.agent_option(a) for a in found]})
 
 
+@routes.get("/api/search", name="search")
+async def search(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    page = await tickets.search(request.app[ctx_key], identity=caller, text=request.query.get("q"),
+                                before=request.query.get("before"), limit=request.query.get("limit"))
+    return web.json_response({"results": [payloads.search_hit(h) for h in page.hits],
+                              "next_cursor": page.next_cursor})
+
+
 @routes.get("/api/tags", name="tags_list")
 async def tags_list(request: web.Request) -> web.Response:
     caller = await identity.require_agent(request)

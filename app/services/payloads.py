@@ -66,6 +66,11 @@ def ticket(doc: dict) -> dict:
     }
 
 
+def search_hit(hit) -> dict:
+    """A search result: the ticket, and where and how the text was found."""
+    return {"ticket": ticket(hit.ticket), "field": hit.field, "snippet": hit.snippet}
+
+
 GUEST_TICKET_FIELDS = (
     "id", "subject", "guest_name", "guest_email", "status", "version", "created_at", "updated_at",
     "last_message_at", "closed_at",

@@ -282,6 +282,73 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
                         details={"assignee": assignee})
 
 
+# --- search ------------------------------------------------------------------------------
+
+SEARCH_MIN, SEARCH_MAX = 2, 100
+SNIPPET_CHARS = 160
+
+
+@dataclass
+class SearchHit:
+    ticket: dict
+    field: str  # where the text was found: message, note, subject, guest_name, guest_email, tag
+    snippet: str  # the text around it
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
+async def search(ctx: Ctx, *, identity: Identity, text: object, before: object = None,
+                 limit: object = None) -> SearchPage:
+    """Tickets by guest name, e-mail, subject, tag or message text, most recently updated
+    first, each with the snippet that matched: agents only. What is typed is searched as
+    text, never read as a pattern or an operator."""
+    if not identity.is_agent:
+        raise Forbidden()
+    if not isinstance(text, str) or len(text.strip()) < SEARCH_MIN:
+        raise Invalid(f"Type at least {SEARCH_MIN} characters to search.", field="q")
+    text = validate.text(text, "q", max_len=SEARCH_MAX)
+    size = validate.limit(limit, default=20, maximum=50)
+    docs, found_in, more = await stored.search_page(ctx.db, text=text, before=cursors.position(before),
+                                                    size=size)
+    hits = [_hit(ticket, found_in.get(ticket["_id"]), text) for ticket in docs]
+    return SearchPage(hits=hits, next_cursor=cursors.next_cursor(docs, more, "updated_at"))
+
+
+def _hit(ticket: dict, message: dict | None, text: str) -> SearchHit:
+    """Where the text shows best: a field of the ticket that holds it, else the message."""
+    fields = [("guest_name", ticket.get("guest_name")), ("guest_email", ticket.get("guest_email")),
+              ("subject", ticket.get("subject"))] + [("tag", t) for t in ticket.get("tags") or []]
+    for name, value in fields:
+        if value and _position(value, text) is not None:
+            return SearchHit(ticket=ticket, field=name, snippet=value)
+    if message is not None:
+        return SearchHit(ticket=ticket, field=message.get("kind", "message"),
+                         snippet=snippet(message["body"], text))
+    return SearchHit(ticket=ticket, field="subject", snippet=ticket.get("subject", ""))
+
+
+def _position(value: str, text: str) -> int | None:
+    """Where the text starts in value, ignoring case (whitespace runs count as one space)."""
+    found = " ".join(value.split()).casefold().find(" ".join(text.split()).casefold())
+    return None if found < 0 else found
+
+
+def snippet(body: str, text: str, width: int = SNIPPET_CHARS) -> str:
+    """The part of a message around the first place the text appears, on one line."""
+    line = " ".join(body.split())
+    at = _position(line, text)
+    if at is None:  # found word by word (a text index), not as typed: show the start
+        return preview(line) if len(line) > width else line
+    start = max(0, at - width // 3)
+    end = min(len(line), start + width)
+    start = max(0, end - width)
+    return ("…" if start else "") + line[start:end].strip() + ("…" if end < len(line) else "")
+
+
 def _tags_after(current: list[str], wanted: dict) -> list[str] | None:
     """The ticket's tags after this change (None: the change is not about tags)."""
     if "tags" in wanted:

@@ -7,6 +7,7 @@ ordered before a close or refused."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from pymongo import ReturnDocument
 
 from ..db import Database
 from . import oid
-from .paging import Position, newest_first
+from .paging import Position, newest_first, older_than
 
 AFTER = ReturnDocument.AFTER
 
@@ -54,6 +55,63 @@ async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any 
     if priority is not None:
         query["priority"] = priority
     return await newest_first(db.tickets, query, field="updated_at", before=before, size=size)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+SEARCHED_FIELDS = ("subject", "guest_name", "guest_email", "tags")
+# Tickets found through their messages, at most: the ones whose matching messages are newest.
+# (An $in of ids goes in one query; a phrase found in more conversations than this is too
+# common to page through anyway.)
+MESSAGE_HITS_MAX = 10_000
+SNIPPET_READ_MAX = 2_000  # matching messages read for a page's snippets (newest first)
+
+
+async def search_page(db: Database, *, text: str, before: Position | None,
+                      size: int) -> tuple[list[dict], dict, bool]:
+    """Tickets in which `text` appears, as a phrase, in the subject, the guest's name or
+    e-mail, a tag, or the body of a message or note; most recently updated first, older than
+    `before`. Returns the page, {ticket _id: its newest matching message} for the tickets of
+    the page found through a message, and whether an older page exists.
+
+    On a real MongoDB this reads the text indexes `tickets_search` and `messages_search`
+    (whole words, any case, no stemming: `default_language: none`) and merges the two in one
+    tickets query. The embedded engine has no text index: it scans both collections for the
+    phrase anywhere (any part of a word), with its regex characters escaped."""
+    messages_only = {"kind": {"$in": ["message", "note"]}}
+    if db.embedded:
+        phrase = {"$regex": re.escape(text), "$options": "i"}
+        in_ticket: dict = {"$or": [{name: phrase} for name in SEARCHED_FIELDS]}
+        in_message: dict = {"body": phrase, **messages_only}
+        hit_ids = (await db.messages.distinct("ticket_id", in_message))[:MESSAGE_HITS_MAX]
+    else:
+        # A phrase, so that every word must be there, next to each other; a text search
+        # string has no escape for a double quote, so quotes are left out of the phrase.
+        words = " ".join(text.replace('"', " ").split())
+        if not re.search(r"\w", words):
+            return [], {}, False  # no word for a text index to find
+        in_ticket = {"$text": {"$search": f'"{words}"'}}
+        in_message = {**in_ticket, **messages_only}
+        cursor = await db.messages.aggregate([
+            {"$match": in_message},
+            {"$group": {"_id": "$ticket_id", "last": {"$max": "$created_at"}}},
+            {"$sort": {"last": -1}},
+            {"$limit": MESSAGE_HITS_MAX},
+        ])
+        hit_ids = [doc["_id"] for doc in await cursor.to_list(None)]
+    query: dict = {"$or": [in_ticket, {"_id": {"$in": hit_ids}}]} if hit_ids else in_ticket
+    if before is not None:
+        query = {"$and": [query, older_than("updated_at", before)]}
+    docs = await db.tickets.find(query).sort([("updated_at", -1), ("_id", -1)]).to_list(size + 1)
+    page, hits = docs[:size], set(hit_ids)
+    found_in: dict = {}
+    wanted = [t["_id"] for t in page if t["_id"] in hits]
+    if wanted:
+        matching = await db.messages.find({"ticket_id": {"$in": wanted}, **in_message}).sort(
+            "created_at", -1).to_list(SNIPPET_READ_MAX)
+        for message in matching:
+            found_in.setdefault(message["ticket_id"], message)
+    return page, found_in, len(docs) > size
 
 
 async def tags_in_use(db: Database, *, limit: int) -> list[str]:

@@ -212,6 +212,43 @@ async def test_recording_a_message_takes_numbers_only_while_the_status_is_as_rea
     assert (line["seq"], line["guest_seq"]) == (3, 3)
 
 
+async def test_a_first_reply_takes_a_number_for_the_joined_line_once_per_agent(database):
+    ticket = await _ticket(database, joined=[])
+    first = await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="hi", by_guest=False,
+        announcing="a1")
+    assert (first["seq"], first["guest_seq"], first["joined"]) == (3, 3, ["a1"])
+    assert await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="hi", by_guest=False,
+        announcing="a1") is None  # announced already: the caller reads again
+
+
+async def test_search_finds_a_phrase_in_ticket_fields_and_messages_newest_first(database):
+    old = await _ticket(database, subject="Broken blender", guest_name="Ann", tags=["warranty"],
+                        updated_at=T0)
+    new = await _ticket(database, subject="Invoice", guest_name="Bob", guest_email="bob@example.com",
+                        updated_at=T0 + timedelta(minutes=1))
+    other = await _ticket(database, subject="Nothing", guest_name="Cy", updated_at=T0 + timedelta(minutes=2))
+    await database.messages.insert_many([
+        {"ticket_id": new["_id"], "kind": "message", "seq": 2, "created_at": T0,
+         "body": "The price is $5.00 (approx.) with the blender"},
+        {"ticket_id": other["_id"], "kind": "system", "seq": 2, "created_at": T0, "body": "blender line"},
+    ])
+
+    page, found_in, more = await stored_tickets.search_page(database, text="blender", before=None, size=10)
+    assert [t["_id"] for t in page] == [new["_id"], old["_id"]] and not more
+    assert found_in[new["_id"]]["body"].startswith("The price") and old["_id"] not in found_in
+    page, _, more = await stored_tickets.search_page(database, text="blender", before=None, size=1)
+    assert [t["_id"] for t in page] == [new["_id"]] and more
+    page, _, _ = await stored_tickets.search_page(
+        database, text="blender", before=(page[0]["updated_at"], page[0]["_id"]), size=1)
+    assert [t["_id"] for t in page] == [old["_id"]]
+    for text, expected in (("$5.00 (approx", [new["_id"]]), ("bob@example.com", [new["_id"]]),
+                           ("WARRANTY", [old["_id"]]), (".*", []), ('{"$ne": 1}', [])):
+        page, _, _ = await stored_tickets.search_page(database, text=text, before=None, size=10)
+        assert [t["_id"] for t in page] == expected, text
+
+
 async def test_history_pages_by_number_oldest_first(database):
     ticket = ObjectId()
     await database.messages.insert_many([
