@@ -98,6 +98,10 @@ async def ensure_indexes(database: Database) -> None:
 
     tickets = database.tickets
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
+    # The guest's earlier conversations by e-mail address (only tickets that have one).
+    await tickets.create_index([("guest_email", ASCENDING), ("created_at", DESCENDING)],
+                               name="by_guest_email",
+                               partialFilterExpression={"guest_email": {"$type": "string"}})
     await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
     await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
     # The queue filtered by tag (multikey), and the tags in use (distinct reads this index).

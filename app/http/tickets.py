@@ -19,7 +19,7 @@ async def start_chat(request: web.Request) -> web.Response:
     guest_id = guest.id if guest else new_guest_id()
     ticket, message = await tickets.start_by_guest(
         ctx, guest_id=guest_id, name=body.get("name"), email=body.get("email"),
-        body=body.get("message"),
+        body=body.get("message"), context=body.get("context"),
     )
     response = web.json_response(
         {"ticket": payloads.guest_ticket(ticket), "message": payloads.message(message, for_guest=True)},
@@ -92,6 +92,14 @@ async def tags_list(request: web.Request) -> web.Response:
     caller = await identity.require_agent(request)
     found = await tickets.known_tags(request.app[ctx_key], identity=caller)
     return web.json_response({"tags": found})
+
+
+@routes.get("/api/tickets/{ticket_id}/related", name="ticket_related")
+async def ticket_related(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    found = await tickets.related(request.app[ctx_key], identity=caller,
+                                  ticket_id=request.match_info["ticket_id"])
+    return web.json_response({"tickets": [payloads.ticket(t) for t in found]})
 
 
 @routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")

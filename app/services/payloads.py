@@ -63,7 +63,18 @@ def ticket(doc: dict) -> dict:
         "first_response_at": iso(doc.get("first_response_at")),
         "escalated_at": iso(doc.get("escalated_at")),
         "closed_at": iso(doc.get("closed_at")),
+        "guest_messages": doc.get("guest_messages", 0),
     }
+
+
+def guest_context(context: dict | None) -> dict:
+    """Where and how the guest started, for agents: as sent, plus the browser in words."""
+    from .guest_context import FIELDS, describe_browser
+
+    context = context or {}
+    shown = {name: context.get(name) for name in FIELDS}
+    shown["browser"] = describe_browser(context.get("user_agent"))
+    return shown
 
 
 def search_hit(hit) -> dict:
@@ -85,7 +96,11 @@ def guest_ticket(doc: dict) -> dict:
 
 
 def ticket_for(identity, doc: dict) -> dict:
-    return ticket(doc) if identity.is_agent else guest_ticket(doc)
+    """A ticket as one caller opens it: agents also get where the guest started (not sent
+    with every queue update: it does not change)."""
+    if not identity.is_agent:
+        return guest_ticket(doc)
+    return {**ticket(doc), "context": guest_context(doc.get("context"))}
 
 
 def user(doc: dict) -> dict:

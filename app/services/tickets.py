@@ -17,7 +17,7 @@ from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
 from ..store import tickets as stored
-from . import client, cursors, effects, messages, ratelimit, users, validate
+from . import client, cursors, effects, guest_context, messages, ratelimit, users, validate
 from .context import Ctx
 
 STATUSES = ("open", "pending", "resolved", "closed")
@@ -69,12 +69,14 @@ async def get_accessible(ctx: Ctx, *, identity: Identity, ticket_id: object) -> 
 
 
 async def start_by_guest(
-    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object
+    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object, context: object = None,
 ) -> tuple[dict, dict]:
-    """Open a ticket with its first message; agents see it appear in their queue."""
+    """Open a ticket with its first message; agents see it appear in their queue. `context`:
+    where and how the guest started (services/guest_context.py), for agents only."""
     name = validate.text(name, "name", max_len=80)
     guest_email = validate.optional_email(email)
     body = validate.text(body, "message", max_len=messages.BODY_MAX)
+    started_from = guest_context.check(context, user_agent=client.current().user_agent)
     await ratelimit.hit(ctx, "chat_start_ip", client.current().ip)
     await ratelimit.hit(ctx, "chat_start_guest", guest_id)
     now = clock.utcnow()
@@ -101,6 +103,7 @@ async def start_by_guest(
         "guest_seq": 1,
         "guest_messages": 1,
         "joined": [],  # the agents the guest has been told about ("Ada from support joined")
+        "context": started_from,
     })
     try:
         message = await messages.store_first(ctx, ticket=ticket, body=body, at=now)
@@ -109,6 +112,19 @@ async def start_by_guest(
         raise
     await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message))
     return ticket, message
+
+
+RELATED_MAX = 20
+
+
+async def related(ctx: Ctx, *, identity: Identity, ticket_id: object) -> list[dict]:
+    """The guest's other conversations, newest first: the same guest (cookie) or the same
+    e-mail address. Agents only (a guest id never leaves the server)."""
+    if not identity.is_agent:
+        raise Forbidden()
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    return await stored.related(ctx.db, ticket_id=ticket["_id"], guest_id=ticket["guest_id"],
+                                guest_email=ticket.get("guest_email"), limit=RELATED_MAX)
 
 
 async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:

@@ -40,6 +40,14 @@ async def of_guest(db: Database, *, guest_id: str, limit: int) -> list[dict]:
         [("created_at", -1), ("_id", -1)]).to_list(limit)
 
 
+async def related(db: Database, *, ticket_id: ObjectId, guest_id: str, guest_email: str | None,
+                  limit: int) -> list[dict]:
+    """Other tickets of the same guest id or e-mail address, newest first."""
+    same = [{"guest_id": guest_id}] + ([{"guest_email": guest_email}] if guest_email else [])
+    return await db.tickets.find({"$or": same, "_id": {"$ne": oid(ticket_id, "ticket_id")}}).sort(
+        [("created_at", -1), ("_id", -1)]).to_list(limit)
+
+
 async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any = ...,
                      priority: str | None, before: Position | None, size: int,
                      tag: str | None = None) -> tuple[list[dict], bool]:

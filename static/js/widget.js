@@ -171,7 +171,7 @@ startForm.addEventListener("submit", async (event) => {
   startButton.disabled = true;
   startButton.textContent = "Starting…";
   try {
-    const payload = { name, message };
+    const payload = { name, message, context: guestContext() };
     if (email) payload.email = email;
     const { ticket } = await api("/api/guest/tickets", { method: "POST", body: payload });
     firstMessageInput.value = "";
@@ -184,6 +184,24 @@ startForm.addEventListener("submit", async (event) => {
     startButton.textContent = "Start chat";
   }
 });
+
+/** Where and how the chat starts, for the agents: the page (given by embed.js, else the
+ * framing page's address), the browser, its time zone and language. */
+function guestContext() {
+  const given = new URLSearchParams(window.location.search);
+  const framed = window.parent !== window;
+  const context = {
+    page_url: given.get("page_url") || (framed ? document.referrer : window.location.href),
+    page_title: given.get("page_title") || (framed ? "" : document.title),
+    user_agent: navigator.userAgent,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    locale: navigator.language,
+  };
+  const limits = { page_url: 2000, page_title: 200, user_agent: 400, timezone: 64, locale: 35 };
+  return Object.fromEntries(
+    Object.entries(context).filter(([key, value]) => value && value.length <= limits[key]),
+  );
+}
 
 // Enter in the first-message box submits too (Shift+Enter for a new line).
 firstMessageInput.addEventListener("keydown", (event) => {
