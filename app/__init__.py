@@ -31,7 +31,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. Pass `database` to share one store between several apps
     (tests of several nodes); otherwise it is opened from the settings at start-up."""
-    from .http import account, admin, auth, notifications, pages, tickets
+    from .http import account, admin, auth, canned_replies, notifications, pages, tickets
     from .http.hardening import client_middleware, csrf_middleware, security_headers
     from .http.middleware import cors_middleware, error_middleware, input_middleware
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(pages.routes)
     app.add_routes(admin.routes)
     app.add_routes(account.routes)
+    app.add_routes(canned_replies.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)

@@ -20,7 +20,8 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions")
+COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
+               "canned_replies")
 
 
 @dataclass
@@ -160,6 +161,10 @@ async def ensure_indexes(database: Database) -> None:
                                      partialFilterExpression={"dedupe_key": {"$exists": True}},
                                      name="one_notification_per_dedupe_key")
     await notifications.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
+
+    # Canned replies: a shortcut is one reply per owner (the team, or one agent).
+    await database.canned_replies.create_index([("owner_key", ASCENDING), ("shortcut", ASCENDING)],
+                                               unique=True, name="one_shortcut_per_owner")
 
     # Sign-in (issue 9): sessions by person, gone once expired; links found by their hash.
     await database.sessions.create_index(

@@ -48,6 +48,7 @@ ACTIONS = (
     "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
     "note.create",
     "job.retry",
+    "canned_reply.create", "canned_reply.update", "canned_reply.delete",
 )
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}

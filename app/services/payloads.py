@@ -145,6 +145,21 @@ def notification(doc: dict) -> dict:
     }
 
 
+def canned_reply(doc: dict, identity) -> dict:
+    """A canned reply as the dashboard and its manager page use it: `editable` says whether
+    this caller may change it (team replies: admins; personal ones: their owner)."""
+    team = doc["scope"] == "team"
+    return {
+        "id": str(doc["_id"]),
+        "scope": doc["scope"],
+        "shortcut": doc["shortcut"],
+        "title": doc["title"],
+        "body": doc["body"],
+        "editable": identity.is_admin if team else doc["owner_key"] == identity.id,
+        "updated_at": iso(doc.get("updated_at")),
+    }
+
+
 def agent_option(doc: dict) -> dict:
     """An agent as others pick them (assignee lists): no e-mail, no account details."""
     return {"id": str(doc["_id"]), "name": doc["name"], "role": doc["role"]}
