@@ -4,7 +4,7 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import messages, payloads, tickets, users
+from ..services import audit, messages, payloads, tickets, users
 from . import identity
 from .middleware import read_json
 
@@ -100,6 +100,16 @@ async def ticket_related(request: web.Request) -> web.Response:
     found = await tickets.related(request.app[ctx_key], identity=caller,
                                   ticket_id=request.match_info["ticket_id"])
     return web.json_response({"tickets": [payloads.ticket(t) for t in found]})
+
+
+@routes.get("/api/tickets/{ticket_id}/activity", name="ticket_activity")
+async def ticket_activity(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    page = await audit.for_ticket(request.app[ctx_key], identity=caller,
+                                  ticket_id=request.match_info["ticket_id"],
+                                  before=request.query.get("before"), limit=request.query.get("limit"))
+    return web.json_response({"events": [audit.activity_payload(e) for e in page.events],
+                              "next_cursor": page.next_cursor})
 
 
 @routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")
