@@ -95,6 +95,8 @@ async def _close_sockets(app: web.Application) -> None:
             await asyncio.wait_for(sio.eio.disconnect(), SOCKETS_CLOSE_TIMEOUT)
     except TimeoutError:
         log.warning("shutdown: some sockets did not close within %.0f s", SOCKETS_CLOSE_TIMEOUT)
+    except ValueError:
+        pass  # the last sockets closed by themselves meanwhile (engine.io waits on an empty set)
     await sio.shutdown()
 
 

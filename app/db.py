@@ -85,6 +85,7 @@ async def prepare(database: Database, settings: Settings) -> None:
     await ensure_indexes(database)
     await migrations.upgrade(database, escalate_after=settings.escalate_after,
                              auto_resolve_after=settings.auto_resolve_after)
+    await migrations.count_open_tickets(database)
 
 
 async def ensure_indexes(database: Database) -> None:
@@ -116,6 +117,10 @@ async def ensure_indexes(database: Database) -> None:
                                    name="tickets_search", default_language="none")
         await database.messages.create_index([("body", TEXT)], name="messages_search",
                                              default_language="none")
+    # Auto-assignment: the open tickets nobody is assigned, oldest first; and an agent's own.
+    await tickets.create_index([("status", ASCENDING), ("assignee_id", ASCENDING), ("created_at", ASCENDING)],
+                               name="waiting_for_an_agent")
+    await tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)], name="by_assignee")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import audit, messages, payloads, tickets, users
+from ..services import assignment, audit, messages, payloads, tickets, users
 from . import identity
 from .middleware import read_json
 
@@ -69,6 +69,15 @@ async def ticket_update(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, ticket_id=request.match_info["ticket_id"], changes=body
     )
     return web.json_response({"ticket": payloads.ticket(ticket)})
+
+
+@routes.put("/api/me/availability", name="availability_set")
+async def availability_set(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    user = await assignment.set_availability(request.app[ctx_key], identity=caller,
+                                             availability=body.get("availability"))
+    return web.json_response({"availability": user.get("availability", "online")})
 
 
 @routes.get("/api/agents", name="agents_list")

@@ -46,6 +46,7 @@ ACTIONS = (
     "user.create", "user.update", "user.deactivate", "user.reactivate",
     "user.password_change", "user.password_reset_request", "user.password_reset",
     "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
+    "ticket.auto_assign",
     "note.create",
     "job.retry",
     "canned_reply.create", "canned_reply.update", "canned_reply.delete",

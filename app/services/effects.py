@@ -22,6 +22,7 @@ from .. import clock
 from ..security import Identity
 from ..store import messages as stored_messages
 from ..store import tickets as stored_tickets
+from ..store import users as stored_users
 from . import audit, notifications
 from .context import Ctx
 
@@ -36,7 +37,7 @@ class Change:
     """One atomic change of a ticket.
 
     kind: created, message, note, update (status, priority, assignee, tags, close, reopen),
-    escalate, auto_resolve. actor: who did it (None: the system)."""
+    auto_assign, escalate, auto_resolve. actor: who did it (None: the system)."""
 
     kind: str
     after: dict
@@ -54,7 +55,42 @@ class Change:
 
 async def apply(ctx: Ctx, change: Change) -> None:
     handler = _HANDLERS[change.kind]
+    await _guarded(_workload(ctx, change), f"open counts of ticket {change.after.get('_id')}")
     await handler(ctx, change)
+
+
+async def _workload(ctx: Ctx, change: Change) -> None:
+    """Keep each agent's open_count (the open and pending tickets assigned to them, which
+    auto-assignment weighs against their capacity) from what this change did: a ticket that
+    leaves an agent (closed, resolved, reassigned) frees a slot, one that comes to them
+    takes one, unless auto-assignment took it already (details["reserved"]). A freed slot
+    goes to the next ticket waiting for an agent (services/assignment.py)."""
+    if change.before is None or change.kind == "note":  # a note changes nothing of the ticket
+        return
+    new = _holder(change.after)
+    if change.kind == "message":
+        # A message moves only the status (a guest reopening): its update was conditional
+        # on the status read, not on the assignee, which may have changed meanwhile (and
+        # counted then). The assignee before is the one after.
+        old = new if change.before.get("status") in stored_tickets.HOLDING else None
+        if new is None:
+            return
+    else:  # change(): conditional on the version read, so `before` is what was replaced
+        old = _holder(change.before)
+    if old == new:
+        return
+    if new is not None and change.details.get("reserved") != new:
+        await stored_users.count_open(ctx.db, user_id=new, delta=1)
+    if old is not None:
+        await stored_users.count_open(ctx.db, user_id=old, delta=-1)
+        from . import assignment
+
+        assignment.soon(ctx)
+
+
+def _holder(ticket: dict) -> ObjectId | None:
+    """The agent whose slot this ticket takes, if any."""
+    return ticket.get("assignee_id") if ticket.get("status") in stored_tickets.HOLDING else None
 
 
 # --- the kinds ---------------------------------------------------------------------------
@@ -148,6 +184,26 @@ async def _update(ctx: Ctx, change: Change) -> None:
         await _notify_assignee(ctx, change, kind="status", text=text, key=f"line:{status_line['_id']}")
 
 
+async def _auto_assign(ctx: Ctx, change: Change) -> None:
+    """Auto-assignment gave the ticket to an agent (ASSIGNMENT=round_robin): an internal
+    line, the guest told who joined, the assignee's bell, an audit event by the system."""
+    from . import users
+
+    ticket = change.after
+    assignee = change.details.get("assignee") or await users.get_user(ctx.db, user_id=str(ticket["assignee_id"]))
+    name = (assignee or {}).get("name", "someone")
+    line = await write_line(ctx, ticket=ticket, body=f"Assigned to {name} automatically", internal=True)
+    if _newly_joined(change, str(ticket["assignee_id"])):
+        await write_line(ctx, ticket=ticket, body=_joined_line(name), key=f"announce:{ticket['assignee_id']}")
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(ctx, actor=audit.SYSTEM, action="ticket.auto_assign", entity=("ticket", ticket["_id"]),
+                       before={"assignee_id": None}, after={"assignee_id": ticket["assignee_id"]})
+    key = f"line:{line['_id']}" if line else f"assign:{ticket['_id']}:{ticket['version']}"
+    await _notify(ctx, user_ids=[ticket["assignee_id"]], kind="assigned", ticket=ticket, key=key,
+                  text=f"“{ticket.get('subject', '')}” from {ticket.get('guest_name', 'a guest')} "
+                       "was assigned to you")
+
+
 async def _assignment(ctx: Ctx, change: Change, new_id: ObjectId | None) -> None:
     from . import users
 
@@ -233,6 +289,7 @@ _HANDLERS = {
     "message": _message,
     "note": _note,
     "update": _update,
+    "auto_assign": _auto_assign,
     "escalate": _escalate,
     "auto_resolve": _auto_resolve,
     "bookkeeping": _nothing,

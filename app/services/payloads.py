@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..store.users import DEFAULT_CAPACITY
 from . import cursors
 
 
@@ -115,6 +116,10 @@ def user(doc: dict) -> dict:
         "two_factor": bool(doc.get("totp")),
         # Invited and not signed in yet: no password chosen.
         "invited": not doc.get("password_hash"),
+        # Auto-assignment: whether they take new tickets, how many at most, how many now.
+        "availability": doc.get("availability", "online"),
+        "capacity": doc.get("capacity", DEFAULT_CAPACITY),
+        "open_count": doc.get("open_count", 0),
     }
 
 

@@ -41,6 +41,19 @@ async def user_online(ctx: Ctx, *, user_id: str) -> bool:
     return bool(await _sids_in_all(ctx, user_room(user_id)))
 
 
+async def users_online(ctx: Ctx, *, user_ids: list[str]) -> set[str]:
+    """Which of these agents have a socket connected now, on any process."""
+    sio = ctx.events.sio
+    if sio is None or not user_ids:
+        return set()
+    rooms = {user_room(u): u for u in user_ids}
+    occupied = getattr(sio.manager, "occupied", None)  # several processes (Redis)
+    if occupied is not None:
+        return {rooms[room] for room in await occupied(NAMESPACE, list(rooms))}
+    return {user for room, user in rooms.items()
+            if any(True for _ in sio.manager.get_participants(NAMESPACE, room))}
+
+
 async def disconnect_user(ctx: Ctx, *, user_id: str) -> int:
     """Cut every socket of this agent (deactivation, password change), in whichever process
     holds it. Returns how many."""

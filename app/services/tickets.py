@@ -7,6 +7,7 @@ ticket in between, it is read again and the decision made again."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,8 +18,20 @@ from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
 from ..store import tickets as stored
-from . import client, cursors, effects, guest_context, messages, ratelimit, users, validate
+from . import (
+    assignment,
+    client,
+    cursors,
+    effects,
+    guest_context,
+    messages,
+    ratelimit,
+    users,
+    validate,
+)
 from .context import Ctx
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -111,6 +124,10 @@ async def start_by_guest(
         await stored.delete(ctx.db, ticket_id=ticket["_id"])  # no ticket without its first message
         raise
     await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message))
+    try:
+        ticket = await assignment.offer(ctx, ticket=ticket) or ticket
+    except Exception:  # the ticket waits: the next pass over waiting tickets assigns it
+        log.exception("could not assign the new ticket %s", ticket["_id"])
     return ticket, message
 
 

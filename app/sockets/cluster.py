@@ -197,6 +197,17 @@ class ClusterManager(socketio.AsyncRedisManager):
 
     # -- asking ------------------------------------------------------------------------
 
+    async def occupied(self, namespace: str, rooms: list[str]) -> set[str]:
+        """Which of these rooms have a member on any live process (one round trip)."""
+        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        if not hosts or not rooms:
+            return set()
+        pipe = self.store.pipeline(transaction=False)
+        asked = [(room, host) for room in rooms for host in hosts]
+        for room, host in asked:
+            pipe.exists(self._key(host, room))  # an empty set is no key in Redis
+        return {room for (room, _), there in zip(asked, await pipe.execute(), strict=True) if there}
+
     async def shared_members(self, namespace: str, rooms: Iterable[str]) -> set[str]:
         """The sids, on any live process, that are in every one of these rooms."""
         rooms = list(rooms)

@@ -21,7 +21,7 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services import client, users, validate
+from ..services import assignment, client, users, validate
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
 from . import sessions
@@ -110,6 +110,7 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
             await sessions.watch(sio, ctx, sid, identity)  # ends with its sign-in session
+            await assignment.agent_connected(ctx, identity=identity)  # online: tickets may wait
         else:
             await sio.enter_room(sid, guest_room(identity.id))
 

@@ -122,6 +122,22 @@ async def search_page(db: Database, *, text: str, before: Position | None,
     return page, found_in, len(docs) > size
 
 
+# --- auto-assignment ----------------------------------------------------------------------
+
+HOLDING = ("open", "pending")  # the statuses in which a ticket takes a slot of its assignee
+
+
+async def waiting_unassigned(db: Database, *, limit: int) -> list[dict]:
+    """Open tickets nobody is assigned, oldest first: the next ones to assign."""
+    return await db.tickets.find({"status": "open", "assignee_id": None}).sort(
+        [("created_at", 1), ("_id", 1)]).to_list(limit)
+
+
+async def count_held(db: Database, *, assignee_id: ObjectId) -> int:
+    """The open and pending tickets assigned to this agent (upgrade of open counts)."""
+    return await db.tickets.count_documents({"assignee_id": assignee_id, "status": {"$in": list(HOLDING)}})
+
+
 async def tags_in_use(db: Database, *, limit: int) -> list[str]:
     """Every tag on any ticket (read from the tags index on a real MongoDB), sorted."""
     found = await db.tickets.distinct("tags")
