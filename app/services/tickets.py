@@ -431,22 +431,36 @@ async def join(
 
 
 async def typing(
-    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None
+    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None,
+    note: object = None,
 ) -> None:
     """Tell the others in the room that this caller is (or stopped) typing. Over the typing
-    limit the event is dropped without a word: it is a hint, not a message."""
+    limit the event is dropped without a word: it is a hint, not a message. `note`: an
+    agent writing an internal note, which only the other agents hear of.
+
+    An agent's typing reads nothing from the database (agents may be in any ticket: the
+    room is the ticket's, or nobody's); a guest's is checked against their ticket."""
     is_typing = validate.boolean(typing, "typing")
+    is_note = validate.boolean(note, "note") if note is not None else False
+    if is_note and not identity.is_agent:
+        raise Forbidden("Only agents write internal notes.")
     oid = ticket_oid(ticket_id)
     if not await ratelimit.allow(ctx, "typing", f"{identity.role}:{identity.id}:{oid}"):
         return
-    ticket = await get_accessible(ctx, identity=identity, ticket_id=oid)
-    if ticket["status"] == "closed":
-        raise TicketClosed()
-    name = ticket["guest_name"] if identity.is_guest else identity.name
+    if identity.is_guest:
+        ticket = await get_accessible(ctx, identity=identity, ticket_id=oid)
+        if ticket["status"] == "closed":
+            raise TicketClosed()
+        name = ticket["guest_name"]
+    else:
+        name = identity.name
     payload = {
-        "ticket_id": str(ticket["_id"]),
+        "ticket_id": str(oid),
         "name": name,
         "role": "guest" if identity.is_guest else "agent",
         "typing": is_typing,
     }
-    await ctx.events.typing(payload, ticket_id=ticket["_id"], skip_sid=skip_sid)
+    if is_note:
+        await ctx.events.typing_staff({**payload, "note": True}, ticket_id=oid, skip_sid=skip_sid)
+    else:
+        await ctx.events.typing(payload, ticket_id=oid, skip_sid=skip_sid)
