@@ -187,9 +187,11 @@ async def test_guest_and_agent_chat_live_until_the_agent_closes_the_ticket(
         1
     )
 
-    # The agent closes the ticket; the guest can no longer write.
+    # The agent closes the ticket (after the five seconds to undo it); the guest can no
+    # longer write.
     await agent.locator("#close-ticket").click()
-    await expect(guest.locator("#closed-note")).to_be_visible(timeout=WAIT_MS)
+    await expect(agent.locator("#undo-bar")).to_be_visible()
+    await expect(guest.locator("#closed-note")).to_be_visible(timeout=3 * WAIT_MS)
     await expect(guest.locator("#closed-note")).to_have_text("This conversation has been closed.")
     await expect(guest.locator("#message-input")).to_be_disabled()
     await expect(guest.locator("#send-button")).to_be_disabled()
