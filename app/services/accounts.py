@@ -336,6 +336,8 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
     if _public(updated) != _public(user):
         await audit.record(ctx, actor=identity, action="user.update", entity=("user", user["_id"]),
                            before=_public(user), after=_public(updated))
+    if "capacity" in changes:
+        await assignment.recount(ctx, user=updated)
     if updated.get("capacity", 0) > user.get("capacity", store_users.DEFAULT_CAPACITY):
         assignment.soon(ctx)  # room for tickets waiting for an agent
     return updated

@@ -153,6 +153,15 @@ def check_capacity(value: object) -> int:
     return value
 
 
+async def recount(ctx: Ctx, *, user: dict) -> None:
+    """Count an agent's open tickets again from the tickets (an admin saved their capacity):
+    corrects a count left one high by a process that died between taking a slot and
+    assigning the ticket. Only if the count did not move meanwhile."""
+    held = await stored_tickets.count_held(ctx.db, assignee_id=user["_id"])
+    await stored_users.correct_open_count(ctx.db, user_id=user["_id"], seen=user.get("open_count", 0),
+                                          count=held)
+
+
 async def agent_connected(ctx: Ctx, *, identity: Identity) -> None:
     """An agent's socket connected: if they are available, waiting tickets may go to them."""
     if identity.is_agent and enabled(ctx):

@@ -128,6 +128,11 @@ async def count_open(db: Database, *, user_id: ObjectId, delta: int) -> None:
     await db.users.update_one(query, {"$inc": {"open_count": delta}})
 
 
+async def correct_open_count(db: Database, *, user_id: ObjectId, seen: int, count: int) -> None:
+    """Set open_count to a count taken from the tickets, unless it moved from `seen`."""
+    await db.users.update_one({"_id": user_id, "open_count": seen}, {"$set": {"open_count": count}})
+
+
 async def set_availability(db: Database, *, user_id: ObjectId, availability: str) -> dict | None:
     return await db.users.find_one_and_update(
         {"_id": user_id}, {"$set": {"availability": availability}}, return_document=AFTER)

@@ -212,3 +212,16 @@ async def test_with_manual_assignment_nothing_is_assigned(live_server, team, sta
     await team(1, capacity=5)
     await start_chat(name="G", message="Hello")
     assert await assignees(live_server) == {None: 1}
+
+
+async def test_saving_a_capacity_counts_the_agents_open_tickets_again(live_server, team, start_chat,
+                                                                       admin_session):
+    [agent] = await team(1, capacity=5)
+    await start_chat(name="G", message="Hello")
+    # a slot taken by a process that died before assigning its ticket
+    await live_server.ctx.db.users.update_one({"_id": ObjectId(agent["id"])}, {"$inc": {"open_count": 1}})
+    assert await open_counts(live_server, [agent]) == [2]
+    async with admin_session.patch(f"/api/admin/users/{agent['id']}", json={"capacity": 5},
+                                   headers=FETCH) as resp:
+        assert resp.status == 200
+    assert await open_counts(live_server, [agent]) == [1]
