@@ -42,9 +42,10 @@ async def user_online(ctx: Ctx, *, user_id: str) -> bool:
 
 
 async def users_online(ctx: Ctx, *, user_ids: list[str]) -> set[str]:
-    """Which of these agents have a socket connected now, on any process."""
+    """Which of these agents have a socket connected now, on any process. A process that
+    serves no sockets (`run.py worker`) cannot tell: nobody, as far as it knows."""
     sio = ctx.events.sio
-    if sio is None or not user_ids:
+    if sio is None or not user_ids or not hasattr(sio, "manager"):
         return set()
     rooms = {user_room(u): u for u in user_ids}
     occupied = getattr(sio.manager, "occupied", None)  # several processes (Redis)

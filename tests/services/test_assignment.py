@@ -225,3 +225,22 @@ async def test_saving_a_capacity_counts_the_agents_open_tickets_again(live_serve
                                    headers=FETCH) as resp:
         assert resp.status == 200
     assert await open_counts(live_server, [agent]) == [1]
+
+
+async def test_a_process_without_sockets_assigns_nothing_and_says_nothing(live_server, team, start_chat,
+                                                                           clean_log):
+    """A separate worker (run.py worker) cannot see who is online: its sweep leaves waiting
+    tickets to the servers, without an error."""
+    import socketio
+
+    from app.services import assignment
+    from app.services.context import Ctx
+    from app.services.events import Events
+
+    await team(1, capacity=5)
+    live_server.ctx.settings = dataclasses.replace(live_server.ctx.settings, assignment="manual")
+    await start_chat(name="G", message="Hello")
+    worker = Ctx(db=live_server.ctx.db, settings=dataclasses.replace(live_server.ctx.settings,
+                                                                     assignment="round_robin"),
+                 events=Events(socketio.AsyncManager()))
+    assert await assignment.offer_waiting(worker) == 0
