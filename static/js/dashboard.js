@@ -778,8 +778,7 @@ function renderTicketHeader(ticket) {
   closedBar.hidden = !closed;
   closeButton.hidden = closed;
   const closing = pendingCloses.has(ticket.id);
-  closeButton.disabled = closed || !joined || closing;
-  closeButton.textContent = closing ? "Closing…" : "Close";
+  closeButton.disabled = closed || !joined || closing; // the undo bar says it is closing
   composer.setEnabled(Boolean(joined) && !closed);
   noteToggle.disabled = !joined || closed;
   replyPlaceholder = `Reply to ${ticket.guest_name || "the guest"}…`;

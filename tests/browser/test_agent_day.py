@@ -11,7 +11,7 @@ import pytest
 from bson import ObjectId
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import sign_in_to
+from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, sign_in_to
 from tests.browser.test_chat_flow import WAIT_MS, messages_from, open_widget_as
 from tests.conftest import login, make_account
 from tests.http.test_guest_context import CONTEXT
@@ -376,6 +376,13 @@ async def test_with_round_robin_an_agent_goes_away_and_back_from_the_dashboard(
     page = await dashboard(pages, live_server, agent)
     toggle = page.get_by_role("switch")
     await expect(toggle).to_have_attribute("aria-checked", "true")
+    for size in (PHONE, DESKTOP):  # the switch fits the queue's head at both widths
+        await page.set_viewport_size(size["viewport"])
+        assert await axe_violations(page) == []
+        await screenshot(page, f"dashboard-availability-{size['viewport']['width']}")
+        head = await page.locator(".queue-pane__head").bounding_box()
+        switch = await toggle.bounding_box()
+        assert switch["x"] + switch["width"] <= head["x"] + head["width"]
     await toggle.click()
     await expect(toggle).to_have_attribute("aria-checked", "false")
     await expect(toggle).to_contain_text("Away")

@@ -42,8 +42,9 @@ async def overlaps(page: Page, selector: str) -> list[str]:
     )
 
 
-async def labels_beside_controls(page: Page, selector: str) -> list[str]:
-    """Labels (wrapping a control) whose text is not on the control's line."""
+async def labels_away_from_controls(page: Page, selector: str) -> list[str]:
+    """Labels (wrapping a control) whose text is neither on the control's line just before
+    it, nor right above it."""
     return await page.evaluate(
         """(selector) => [...document.querySelectorAll(selector)]
           .filter((label) => label.offsetParent !== null)
@@ -51,9 +52,13 @@ async def labels_beside_controls(page: Page, selector: str) -> list[str]:
             const text = label.querySelector(".field__label").getBoundingClientRect();
             const control = label.querySelector("select, input").getBoundingClientRect();
             const middle = text.top + text.height / 2;
-            return middle < control.top || middle > control.bottom;
+            const beside = middle >= control.top && middle <= control.bottom
+              && text.right <= control.left + 1 && control.left - text.right < 16;
+            const above = text.bottom <= control.top + 1 && control.top - text.bottom < 8
+              && text.left >= control.left - 1 && text.left < control.right;
+            return !(beside || above);
           })
-          .map((label) => label.textContent.trim().split(/\\s+/)[0])""",
+          .map((label) => label.textContent.trim().split(" ")[0])""",
         selector,
     )
 
@@ -104,11 +109,28 @@ async def test_the_dashboard_fits_a_phone_and_a_desktop_and_axe_finds_nothing_se
             head = await page.locator(".conversation__head").bounding_box()
             assert head["height"] < 0.25 * 844, f"the ticket header takes {head['height']} px"
         else:
-            assert await labels_beside_controls(page, ".ticket-controls__field, .queue-pane__filters .filter") == []
+            assert await labels_away_from_controls(page, ".ticket-controls__field, .queue-pane__filters .filter") == []
             await expect(page.locator("#details")).to_be_visible()
         await check(page, "dashboard-ticket", width=width)
         assert await overlaps(page, ".conversation__top > *, #ticket-settings, #presence, "
                                     ".conversation__subject") == []
+        # the canned replies list over the reply box, the activity, the undo bar, the help
+        await page.locator("#reply-input").press_sequentially("/re")
+        await expect(page.locator("#canned-options [role=option]")).to_have_count(1, timeout=WAIT_MS)
+        await check(page, "dashboard-canned-menu", width=width)
+        await page.locator("#reply-input").press("Escape")
+        await page.locator("#reply-input").fill("")
+        if width != 390:
+            await page.locator("#activity-load").click()
+            await expect(page.locator("#activity li.activity__item")).to_have_count(2, timeout=WAIT_MS)
+        await page.locator("#close-ticket").click()
+        await expect(page.locator("#undo-bar")).to_be_visible()
+        await check(page, "dashboard-undo-activity", width=width)
+        await page.locator("#undo-close").click()
+        await page.keyboard.press("?")
+        await expect(page.locator("#shortcuts")).to_be_visible()
+        await check(page, "dashboard-shortcuts", width=width)
+        await page.keyboard.press("Escape")
 
         if width == 390:
             await page.locator("#settings-toggle").click()
