@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
         admin,
         assets,
         auth,
+        canned_replies,
         guest,
         integrations,
         metrics,
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.add_routes(integrations.routes)
     app.add_routes(openapi.routes)
     app.add_routes(guest.routes)
+    app.add_routes(canned_replies.routes)
 
     app.on_shutdown.append(_begin_stopping_jobs)
     app.on_shutdown.append(_close_sockets)
@@ -125,6 +127,8 @@ async def _close_sockets(app: web.Application) -> None:
             await asyncio.wait_for(sio.eio.disconnect(), SOCKETS_CLOSE_TIMEOUT)
     except TimeoutError:
         log.warning("shutdown: some sockets did not close within %.0f s", SOCKETS_CLOSE_TIMEOUT)
+    except ValueError:
+        pass  # the last sockets closed by themselves meanwhile (engine.io waits on an empty set)
     await sio.shutdown()
 
 

@@ -20,6 +20,7 @@ class ConfigError(Exception):
 
 
 APP_ENVS = ("development", "production")
+ASSIGNMENTS = ("manual", "round_robin")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Settings:
     inbound_smtp_host: str = "127.0.0.1"
     reply_domain: str | None = None
     max_upload_mb: int = 10
+    # How new tickets find an agent (issue 11): "manual" or "round_robin".
+    assignment: str = "manual"
     # Tuning, not read from the environment: tests make these small.
     job_poll_interval: float = 1.0
     job_lease: float = 60.0
@@ -193,6 +196,9 @@ class Settings:
         require_2fa = (get("REQUIRE_2FA") or "off").lower()
         if require_2fa not in ("off", "admins", "all"):
             raise ConfigError(f"REQUIRE_2FA must be off, admins or all, not {require_2fa!r}")
+        assignment = (get("ASSIGNMENT") or "manual").lower()
+        if assignment not in ASSIGNMENTS:
+            raise ConfigError(f"ASSIGNMENT must be one of {', '.join(ASSIGNMENTS)}, not {assignment!r}")
         public_url = get("PUBLIC_URL")
         if public_url:
             public_url = public_url.rstrip("/")
@@ -233,6 +239,7 @@ class Settings:
             mail_log_only=mail_log_only,
             require_2fa=require_2fa,
             webhook_allow_private=allow_private_raw in ("1", "true", "yes"),
+            assignment=assignment,
             public_url_setting=public_url,
             host=get("HOST") or "127.0.0.1",
             port=port,

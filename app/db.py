@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, TEXT
 from pymongo.errors import OperationFailure
 
 from .config import Settings
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
-               "api_tokens", "webhooks", "webhook_deliveries", "settings")
+               "api_tokens", "webhooks", "webhook_deliveries", "settings",
+               "canned_replies")
 
 
 @dataclass
@@ -85,6 +86,7 @@ async def prepare(database: Database, settings: Settings) -> None:
     await ensure_indexes(database)
     await migrations.upgrade(database, escalate_after=settings.escalate_after,
                              auto_resolve_after=settings.auto_resolve_after)
+    await migrations.count_open_tickets(database)
 
 
 async def ensure_indexes(database: Database) -> None:
@@ -99,12 +101,32 @@ async def ensure_indexes(database: Database) -> None:
 
     tickets = database.tickets
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
+    # The guest's earlier conversations by e-mail address (only tickets that have one); also
+    # how privacy's export and erasure find a guest's tickets.
+    await tickets.create_index([("guest_email", ASCENDING), ("created_at", DESCENDING)],
+                               name="by_guest_email",
+                               partialFilterExpression={"guest_email": {"$type": "string"}})
     await tickets.create_index([("status", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)])
     await tickets.create_index([("updated_at", DESCENDING), ("_id", DESCENDING)])
     # Reports: the tickets created in a date range, the team's or one agent's.
     await tickets.create_index([("created_at", ASCENDING)], name="created")
     await tickets.create_index([("assignee_id", ASCENDING), ("created_at", ASCENDING)],
                                name="assignee_created")
+    # The queue filtered by tag (multikey), and the tags in use (distinct reads this index).
+    await tickets.create_index([("tags", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+                               name="queue_by_tag")
+    # Search (store.tickets.search_page): whole words, any case, no stemming or stop words,
+    # so that names, e-mail addresses and order numbers are found as typed. The embedded
+    # engine keeps no text index (it scans).
+    if not database.embedded:
+        await tickets.create_index([(name, TEXT) for name in ("subject", "guest_name", "guest_email", "tags")],
+                                   name="tickets_search", default_language="none")
+        await database.messages.create_index([("body", TEXT)], name="messages_search",
+                                             default_language="none")
+    # Auto-assignment: the open tickets nobody is assigned, oldest first; and an agent's own.
+    await tickets.create_index([("status", ASCENDING), ("assignee_id", ASCENDING), ("created_at", ASCENDING)],
+                               name="waiting_for_an_agent")
+    await tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)], name="by_assignee")
     # The sweeps: only tickets that are due carry these fields.
     for due in ("escalate_at", "resolve_at"):
         await tickets.create_index([(due, ASCENDING), ("_id", ASCENDING)], name=f"due_{due}",
@@ -154,6 +176,10 @@ async def ensure_indexes(database: Database) -> None:
                                      name="one_notification_per_dedupe_key")
     await notifications.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
 
+    # Canned replies: a shortcut is one reply per owner (the team, or one agent).
+    await database.canned_replies.create_index([("owner_key", ASCENDING), ("shortcut", ASCENDING)],
+                                               unique=True, name="one_shortcut_per_owner")
+
     # Sign-in (issue 9): sessions by person, gone once expired; links found by their hash.
     await database.sessions.create_index(
         [("user_id", ASCENDING), ("created_at", DESCENDING)], name="sessions_of_user"
@@ -172,6 +198,4 @@ async def ensure_indexes(database: Database) -> None:
                                   name="log_of_webhook")
     await deliveries.create_index([("ticket_id", ASCENDING)], name="about_ticket")
     await deliveries.create_index([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")
-    # Privacy (export and erasure): a guest's tickets found by e-mail.
-    await tickets.create_index([("guest_email", ASCENDING)], name="by_guest_email",
-                               partialFilterExpression={"guest_email": {"$type": "string"}})
+    # Privacy (export and erasure) finds a guest's tickets by e-mail through by_guest_email.

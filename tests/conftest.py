@@ -227,7 +227,7 @@ class Client:
         return self.recorder.events[name]
 
 
-SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "notification:new", "notification:count",
+SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "ticket:viewers", "notification:new", "notification:count",
                  "notification:updated")
 
 

@@ -28,13 +28,14 @@ def test_every_variable_is_read():
         "HOST": "0.0.0.0", "PORT": "9000", "APP_ENV": "production", "SECRET_KEY": "s" * 40,
         "MONGODB_URI": "mongodb://db.internal:27017/helpdesk", "ALLOWED_ORIGINS": "https://a.example, https://b.example/",
         "ADMIN_EMAIL": "Boss@Example.com", "ADMIN_PASSWORD": "long-enough-pw",
-        "SMTP_URL": "smtp://mail.internal:587", "REQUIRE_2FA": "Admins",
+        "SMTP_URL": "smtp://mail.internal:587", "REQUIRE_2FA": "Admins", "ASSIGNMENT": "Round_Robin",
     })
     assert (settings.host, settings.port, settings.production) == ("0.0.0.0", 9000, True)
     assert settings.mongodb_db == "helpdesk" and not settings.embedded_db and not settings.seed_demo
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
     assert (settings.admin_email, settings.admin_password) == ("boss@example.com", "long-enough-pw")
     assert settings.require_2fa == "admins" and not settings.mail_log_only
+    assert settings.assignment == "round_robin"
 
 
 @pytest.mark.parametrize("env,fragment", [
@@ -49,6 +50,7 @@ def test_every_variable_is_read():
     ({"APP_ENV": "production", "SECRET_KEY": "s" * 40}, "SMTP_URL is required when APP_ENV=production"),
     ({"MAIL_LOG_ONLY": "maybe"}, "MAIL_LOG_ONLY must be 1 or 0"),
     ({"REQUIRE_2FA": "yes"}, "REQUIRE_2FA must be off, admins or all"),
+    ({"ASSIGNMENT": "random"}, "ASSIGNMENT must be one of manual, round_robin"),
 ])
 def test_bad_configuration_is_one_clear_error(env, fragment):
     with pytest.raises(ConfigError) as caught:

@@ -82,6 +82,10 @@ SCHEMAS: dict[str, Any] = {
         "status": {"enum": list(tickets.STATUSES)}, "version": INT, "created_at": MAYBE_TIME,
         "updated_at": MAYBE_TIME, "last_message_at": MAYBE_TIME, "closed_at": MAYBE_TIME,
     }, description="A ticket as its guest sees it (no triage fields)."),
+    "CannedReply": obj({
+        "id": ID, "scope": {"enum": ["team", "personal"]}, "shortcut": TEXT, "title": TEXT, "body": TEXT,
+        "editable": BOOL, "updated_at": MAYBE_TIME,
+    }, description="A canned reply; `editable`: whether this caller may change it."),
     "Message": obj({
         "id": ID, "ticket_id": ID, "kind": {"enum": ["message", "note", "system"]},
         "sender_role": {"enum": ["guest", "agent", "system"]}, "sender_name": TEXT, "body": TEXT,
@@ -256,6 +260,11 @@ TICKET_PAGE = obj({"tickets": {"type": "array", "items": ref("Ticket")}, "next_c
 FORMAT_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
+CANNED_FIELDS = {"scope": {"enum": ["team", "personal"]},
+                 "shortcut": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+                 "title": {"type": "string", "minLength": 1, "maxLength": 80},
+                 "body": {"type": "string", "minLength": 1, "maxLength": 5000}}
+TICKET_LIST = obj({"tickets": {"type": "array", "items": ref("Ticket")}})
 CSAT_FIELDS = {"rating": {"type": "integer", "minimum": 1, "maximum": 5},
                "comment": nullable({"type": "string", "maxLength": 1000})}
 CSAT_BODY = obj(CSAT_FIELDS, ["rating"])
@@ -454,6 +463,34 @@ def operations() -> list[tuple]:
         _op("post", "/api/admin/privacy/erase", priv, "Erase a guest", security=PEOPLE,
             body={"oneOf": [obj({"email": EMAIL}, extra=False), obj({"ticket_id": ID}, extra=False)]},
             ok=ref("Erased"), description="Idempotent; audited. Every ticket's version rises."),
+        # --- the agent's working day ------------------------------------------------------
+        _op("get", "/api/search", t, "Search tickets by guest, e-mail, subject, message and tag",
+            security=AGENTS, params=[_param("q", {"type": "string", "minLength": 1, "maxLength": 200},
+                                            "Words to find (as text: no operators).", required=True),
+                                     BEFORE, LIMIT],
+            ok=obj({"results": {"type": "array", "items": obj({
+                "ticket": ref("Ticket"), "field": TEXT, "snippet": TEXT})}, "next_cursor": NEXT})),
+        _op("get", "/api/tags", t, "The tags in use", security=AGENTS,
+            ok=obj({"tags": {"type": "array", "items": TEXT}})),
+        _op("get", "/api/tickets/{ticket_id}/related", t, "The guest's other conversations",
+            security=AGENTS, ok=TICKET_LIST),
+        _op("get", "/api/tickets/{ticket_id}/activity", t, "The ticket's audit entries",
+            security=AGENTS, params=[BEFORE, LIMIT],
+            ok=obj({"events": {"type": "array", "items": {"type": "object"}}, "next_cursor": NEXT}),
+            description="What was done to this ticket, by whom and when (no IP or browser)."),
+        _op("put", "/api/me/availability", a, "Online or away for automatic assignment",
+            security=AGENTS, body=obj({"availability": {"enum": ["online", "away"]}}, ["availability"]),
+            ok=obj({"availability": {"enum": ["online", "away"]}})),
+        _op("get", "/api/canned-replies", t, "Canned replies: the team's and one's own",
+            security=AGENTS, ok=obj({"replies": {"type": "array", "items": ref("CannedReply")},
+                                     "placeholders": {"type": "array", "items": TEXT}})),
+        _op("post", "/api/canned-replies", t, "Add a canned reply", security=AGENTS, status="201",
+            body=obj(CANNED_FIELDS, ["shortcut", "title", "body"]), ok=obj({"reply": ref("CannedReply")}),
+            description="`scope` team: admins only."),
+        _op("patch", "/api/canned-replies/{reply_id}", t, "Change a canned reply", security=AGENTS,
+            body=obj(CANNED_FIELDS, [], extra=False, minProperties=1), ok=obj({"reply": ref("CannedReply")})),
+        _op("delete", "/api/canned-replies/{reply_id}", t, "Remove a canned reply", security=AGENTS,
+            ok={"type": "object"}),
         # --- the guest comes back -----------------------------------------------------------
         _op("post", "/api/tickets/{ticket_id}/csat", g, "The guest rates a closed conversation",
             security=ANYONE_SIGNED, body=CSAT_BODY, ok=obj({"ticket": ref("GuestTicket")}),

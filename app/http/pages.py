@@ -62,7 +62,14 @@ async def login(request: web.Request) -> dict:
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict:
     _, user = await identity.page_user(request)
-    return {"user": user}
+    return {"user": user, "assignment": request.app[ctx_key].settings.assignment}
+
+
+@routes.get("/dashboard/tickets/{ticket_id}", name="dashboard_ticket")
+async def dashboard_ticket(request: web.Request) -> web.Response:
+    """A ticket's own address: the dashboard, which opens it (reload, back and forward, and
+    links shared or sent in notifications)."""
+    return await dashboard(request)
 
 
 @routes.get("/healthz", name="healthz")

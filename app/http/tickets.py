@@ -4,7 +4,7 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import messages, payloads, tickets, users
+from ..services import assignment, audit, messages, payloads, tickets, users
 from . import identity
 from .middleware import read_json
 
@@ -52,6 +52,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         request.app[ctx_key], identity=caller, status=request.query.get("status"),
         before=request.query.get("before"), limit=request.query.get("limit"),
         assignee=request.query.get("assignee"), priority=request.query.get("priority"),
+        tag=request.query.get("tag"),
     )
     return web.json_response(
         {"tickets": [payloads.ticket(t) for t in page.tickets], "next_cursor": page.next_cursor}
@@ -77,11 +78,54 @@ async def ticket_update(request: web.Request) -> web.Response:
     return web.json_response({"ticket": payloads.ticket(ticket)})
 
 
+@routes.put("/api/me/availability", name="availability_set")
+async def availability_set(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    body = await read_json(request)
+    user = await assignment.set_availability(request.app[ctx_key], identity=caller,
+                                             availability=body.get("availability"))
+    return web.json_response({"availability": user.get("availability", "online")})
+
+
 @routes.get("/api/agents", name="agents_list")
 async def agents_list(request: web.Request) -> web.Response:
     await identity.require_agent(request)
     found = await users.list_active_agents(request.app[ctx_key].db)
     return web.json_response({"agents": [payloads.agent_option(a) for a in found]})
+
+
+@routes.get("/api/search", name="search")
+async def search(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    page = await tickets.search(request.app[ctx_key], identity=caller, text=request.query.get("q"),
+                                before=request.query.get("before"), limit=request.query.get("limit"))
+    return web.json_response({"results": [payloads.search_hit(h) for h in page.hits],
+                              "next_cursor": page.next_cursor})
+
+
+@routes.get("/api/tags", name="tags_list")
+async def tags_list(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    found = await tickets.known_tags(request.app[ctx_key], identity=caller)
+    return web.json_response({"tags": found})
+
+
+@routes.get("/api/tickets/{ticket_id}/related", name="ticket_related")
+async def ticket_related(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    found = await tickets.related(request.app[ctx_key], identity=caller,
+                                  ticket_id=request.match_info["ticket_id"])
+    return web.json_response({"tickets": [payloads.ticket(t) for t in found]})
+
+
+@routes.get("/api/tickets/{ticket_id}/activity", name="ticket_activity")
+async def ticket_activity(request: web.Request) -> web.Response:
+    caller = await identity.require_agent(request)
+    page = await audit.for_ticket(request.app[ctx_key], identity=caller,
+                                  ticket_id=request.match_info["ticket_id"],
+                                  before=request.query.get("before"), limit=request.query.get("limit"))
+    return web.json_response({"events": [audit.activity_payload(e) for e in page.events],
+                              "next_cursor": page.next_cursor})
 
 
 @routes.get("/api/tickets/{ticket_id}/messages", name="ticket_messages")

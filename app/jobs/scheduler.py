@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..services import escalation
+from ..services import assignment, escalation
 from ..services.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,14 @@ class Scheduler:
                     log.info("sweep: %s", done)
             except Exception:
                 log.exception("sweep failed")
+            try:
+                # Tickets waiting for an agent, in case a signal (an agent arriving on
+                # another process, a slot freed there) was missed.
+                assigned = await assignment.offer_waiting(self.ctx)
+                if assigned:
+                    log.info("sweep: assigned %d waiting tickets", assigned)
+            except Exception:
+                log.exception("assigning waiting tickets failed")
             try:
                 await asyncio.wait_for(self._stop.wait(), self.interval)
             except TimeoutError:

@@ -17,6 +17,7 @@ from ..errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound, Unauthori
 from ..security import Identity
 from ..store import users as store_users
 from . import (
+    assignment,
     audit,
     client,
     cursors,
@@ -47,8 +48,11 @@ def _actor(user: dict) -> dict:
 
 
 def _public(user: dict) -> dict:
-    """The fields an audit snapshot of an account shows."""
-    return {k: user.get(k) for k in ("email", "name", "role", "active")}
+    """The fields an audit snapshot of an account shows (capacity once an admin set one)."""
+    shown = {k: user.get(k) for k in ("email", "name", "role", "active")}
+    if "capacity" in user:
+        shown["capacity"] = user["capacity"]
+    return shown
 
 
 def _require_admin(identity: Identity) -> None:
@@ -299,24 +303,28 @@ async def _undo_if_no_admin_left(ctx: Ctx, before: dict) -> None:
         raise Conflict(MESSAGES["last_admin"], field="role")
 
 
-EDITABLE = ("name", "role")
+EDITABLE = ("name", "role", "capacity")
 
 
 async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: object) -> dict:
-    """Change an account's name and/or role (nothing else is edited this way: e-mail,
-    password and activation have their own rules)."""
+    """Change an account's name, role and/or capacity (the most open tickets auto-assignment
+    gives them); nothing else is edited this way: e-mail, password and activation have their
+    own rules."""
     _require_admin(identity)
     wanted = validate.payload(changes)
     unknown = sorted(set(wanted) - set(EDITABLE))
     if unknown:
-        raise Invalid(f"Only name and role can be changed here, not {unknown[0]}.", field=unknown[0])
+        raise Invalid(f"Only name, role and capacity can be changed here, not {unknown[0]}.",
+                      field=unknown[0])
     changes = {}
     if "name" in wanted:
         changes["name"] = validate.text(wanted["name"], "name", max_len=80)
     if "role" in wanted:
         changes["role"] = validate.choice(wanted["role"], "role", users.ROLES)
+    if "capacity" in wanted:
+        changes["capacity"] = assignment.check_capacity(wanted["capacity"])
     if not changes:
-        raise Invalid("Give a name or a role to change.")
+        raise Invalid("Give a name, a role or a capacity to change.")
     user = await get(ctx, user_id)
     if changes.get("role", user["role"]) != "admin":
         await _refuse_losing_last_admin(ctx, user)
@@ -328,6 +336,10 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
     if _public(updated) != _public(user):
         await audit.record(ctx, actor=identity, action="user.update", entity=("user", user["_id"]),
                            before=_public(user), after=_public(updated))
+    if "capacity" in changes:
+        await assignment.recount(ctx, user=updated)
+    if updated.get("capacity", 0) > user.get("capacity", store_users.DEFAULT_CAPACITY):
+        assignment.soon(ctx)  # room for tickets waiting for an agent
     return updated
 
 

@@ -46,8 +46,10 @@ ACTIONS = (
     "user.create", "user.update", "user.deactivate", "user.reactivate",
     "user.password_change", "user.password_reset_request", "user.password_reset",
     "ticket.create", "ticket.close", "ticket.update", "ticket.escalate", "ticket.auto_resolve",
+    "ticket.auto_assign",
     "note.create", "ticket.csat",
     "job.retry", "settings.update", "attachment.create",
+    "canned_reply.create", "canned_reply.update", "canned_reply.delete",
 )
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
@@ -349,6 +351,31 @@ async def search(ctx: Ctx, *, identity: Identity, filters: Filters, before: obje
     size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
     docs, more = await stored.page(ctx.db, filters=filters, before=cursors.position(before), size=size)
     return AuditPage(events=docs, next_cursor=cursors.next_cursor(docs, more, "at"))
+
+
+async def for_ticket(ctx: Ctx, *, identity: Identity, ticket_id: object, before: object = None,
+                     limit: object = None) -> AuditPage:
+    """The audit events of one ticket, newest first: what an agent reads about the ticket
+    they are in. The only audit an agent (not an admin) can read."""
+    from . import tickets
+
+    if not identity.is_agent:
+        raise Forbidden()
+    ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
+    filters = Filters(entity_type="ticket", entity_id=str(ticket["_id"]))
+    docs, more = await stored.page(ctx.db, filters=filters, before=cursors.position(before), size=size)
+    return AuditPage(events=docs, next_cursor=cursors.next_cursor(docs, more, "at"))
+
+
+def activity_payload(doc: dict) -> dict:
+    """An audit event as an agent reads it in a ticket: who, what, when and what changed;
+    not the IP address or user agent, which are for admins."""
+    full = payload(doc)
+    actor = full["actor"] or {}
+    return {"id": full["id"], "at": full["at"], "action": full["action"],
+            "actor": {"name": actor.get("name"), "role": actor.get("role")},
+            "changes": full["changes"]}
 
 
 def export(ctx: Ctx, *, identity: Identity, filters: Filters) -> AsyncIterator[dict]:

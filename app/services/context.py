@@ -24,6 +24,9 @@ class Ctx:
     audit_backlog: deque = field(default_factory=deque)
     # Fire-and-forget tasks (e-mails), kept referenced until done.
     background: set = field(default_factory=set)
+    # Background runs that coalesce (one at a time, one more if asked meanwhile), by name:
+    # services/assignment.py's pass over the tickets waiting for an agent.
+    coalesced: dict = field(default_factory=dict)
     job_signal: JobSignal = field(default_factory=lambda: JobSignal())
     # This process's counters for /metrics (services/metrics.py); the app passes its own.
     metrics: Metrics = field(default_factory=Metrics)

@@ -23,6 +23,7 @@ from .. import clock
 from ..security import Identity
 from ..store import messages as stored_messages
 from ..store import tickets as stored_tickets
+from ..store import users as stored_users
 from . import audit, mail, notifications, payloads, webhooks
 from .context import Ctx
 
@@ -37,7 +38,7 @@ class Change:
     """One atomic change of a ticket.
 
     kind: created, message, note, update (status, priority, assignee, tags, close, reopen),
-    escalate, auto_resolve, join, erase (a guest's data removed, services/privacy.py),
+    auto_assign, escalate, auto_resolve, erase (a guest's data removed, services/privacy.py),
     csat (a satisfaction rating: details["csat"] = {rating, comment, submitted_at}).
     actor: who did it (None: the system)."""
 
@@ -57,8 +58,43 @@ class Change:
 
 async def apply(ctx: Ctx, change: Change) -> None:
     handler = _HANDLERS[change.kind]
+    await _guarded(_workload(ctx, change), f"open counts of ticket {change.after.get('_id')}")
     await handler(ctx, change)
     await _guarded(_announce(ctx, change), f"webhooks of a {change.kind} change")
+
+
+async def _workload(ctx: Ctx, change: Change) -> None:
+    """Keep each agent's open_count (the open and pending tickets assigned to them, which
+    auto-assignment weighs against their capacity) from what this change did: a ticket that
+    leaves an agent (closed, resolved, reassigned) frees a slot, one that comes to them
+    takes one, unless auto-assignment took it already (details["reserved"]). A freed slot
+    goes to the next ticket waiting for an agent (services/assignment.py)."""
+    if change.before is None or change.kind == "note":  # a note changes nothing of the ticket
+        return
+    new = _holder(change.after)
+    if change.kind == "message":
+        # A message moves only the status (a guest reopening): its update was conditional
+        # on the status read, not on the assignee, which may have changed meanwhile (and
+        # counted then). The assignee before is the one after.
+        old = new if change.before.get("status") in stored_tickets.HOLDING else None
+        if new is None:
+            return
+    else:  # change(): conditional on the version read, so `before` is what was replaced
+        old = _holder(change.before)
+    if old == new:
+        return
+    if new is not None and change.details.get("reserved") != new:
+        await stored_users.count_open(ctx.db, user_id=new, delta=1)
+    if old is not None:
+        await stored_users.count_open(ctx.db, user_id=old, delta=-1)
+        from . import assignment
+
+        assignment.soon(ctx)
+
+
+def _holder(ticket: dict) -> ObjectId | None:
+    """The agent whose slot this ticket takes, if any."""
+    return ticket.get("assignee_id") if ticket.get("status") in stored_tickets.HOLDING else None
 
 
 # --- the kinds ---------------------------------------------------------------------------
@@ -82,6 +118,11 @@ async def _created(ctx: Ctx, change: Change) -> None:
 
 async def _message(ctx: Ctx, change: Change) -> None:
     ticket, message = change.after, change.message
+    if _newly_joined(change, change.actor.id if change.actor.is_agent else None):
+        # The agent's first reply took two numbers: the one below it is for this line.
+        await write_line(ctx, ticket=ticket, body=_joined_line(change.actor.name),
+                         key=f"announce:{change.actor.id}",
+                         numbers={"seq": message["seq"] - 1, "guest_seq": message["guest_seq"] - 1})
     await _guarded(ctx.events.message_new(message, skip_sid=change.skip_sid), "message:new")
     if change.before is not None and change.before["status"] != ticket["status"]:
         await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")  # reopened by the guest
@@ -99,11 +140,18 @@ async def _note(ctx: Ctx, change: Change) -> None:
                        after={"message_id": message["_id"], "body": message["body"]})
 
 
-async def _join(ctx: Ctx, change: Change) -> None:
-    """An agent opened the conversation: said once per agent (a reconnect says nothing)."""
-    actor = change.actor
-    await write_line(ctx, ticket=change.after, body=f"{actor.name} joined the conversation",
-                     key=f"join:{actor.id}")
+def _joined_line(name: str) -> str:
+    """What a guest reads when an agent first replies or is assigned: plain words."""
+    return f"{name} from support joined"
+
+
+def _newly_joined(change: Change, agent_id: str | None) -> bool:
+    """Whether this change added the agent to the ticket's `joined` (the agents the guest
+    has been told about): true once per agent and ticket, whichever change it was."""
+    if agent_id is None:
+        return False
+    before = (change.before or {}).get("joined") or []
+    return agent_id in (change.after.get("joined") or []) and agent_id not in before
 
 
 async def _update(ctx: Ctx, change: Change) -> None:
@@ -123,13 +171,16 @@ async def _update(ctx: Ctx, change: Change) -> None:
         await write_line(ctx, ticket=ticket, internal=True, body=_tags_line(name, before, ticket))
     status_line = None
     if "status" in diff:  # last: "closed" is the conversation's last line
+        # The guest reads that the conversation ended or goes on; the team's triage words
+        # (pending, resolved) stay internal.
+        internal = False
         if closing:
             body = f"{name} closed the conversation"
         elif before.get("status") == "closed":
             body = f"{name} reopened the conversation"
         else:
-            body = f"{name} marked this {diff['status']}"
-        status_line = await write_line(ctx, ticket=ticket, body=body)
+            body, internal = f"{name} marked this {diff['status']}", True
+        status_line = await write_line(ctx, ticket=ticket, body=body, internal=internal)
     await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
     if closing and set(diff) == {"status"}:
         await audit.record(ctx, actor=actor, action="ticket.close", entity=("ticket", ticket["_id"]),
@@ -145,6 +196,26 @@ async def _update(ctx: Ctx, change: Change) -> None:
         await _notify_assignee(ctx, change, kind="status", text=text, key=f"line:{status_line['_id']}")
 
 
+async def _auto_assign(ctx: Ctx, change: Change) -> None:
+    """Auto-assignment gave the ticket to an agent (ASSIGNMENT=round_robin): an internal
+    line, the guest told who joined, the assignee's bell, an audit event by the system."""
+    from . import users
+
+    ticket = change.after
+    assignee = change.details.get("assignee") or await users.get_user(ctx.db, user_id=str(ticket["assignee_id"]))
+    name = (assignee or {}).get("name", "someone")
+    line = await write_line(ctx, ticket=ticket, body=f"Assigned to {name} automatically", internal=True)
+    if _newly_joined(change, str(ticket["assignee_id"])):
+        await write_line(ctx, ticket=ticket, body=_joined_line(name), key=f"announce:{ticket['assignee_id']}")
+    await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    await audit.record(ctx, actor=audit.SYSTEM, action="ticket.auto_assign", entity=("ticket", ticket["_id"]),
+                       before={"assignee_id": None}, after={"assignee_id": ticket["assignee_id"]})
+    key = f"line:{line['_id']}" if line else f"assign:{ticket['_id']}:{ticket['version']}"
+    await _notify(ctx, user_ids=[ticket["assignee_id"]], kind="assigned", ticket=ticket, key=key,
+                  text=f"“{ticket.get('subject', '')}” from {ticket.get('guest_name', 'a guest')} "
+                       "was assigned to you")
+
+
 async def _assignment(ctx: Ctx, change: Change, new_id: ObjectId | None) -> None:
     from . import users
 
@@ -158,6 +229,11 @@ async def _assignment(ctx: Ctx, change: Change, new_id: ObjectId | None) -> None
         target = "themselves" if str(new_id) == actor.id else (assignee or {}).get("name", "someone")
         body = f"{actor.name} assigned this to {target}"
     line = await write_line(ctx, ticket=ticket, body=body, internal=True)
+    if new_id is not None and _newly_joined(change, str(new_id)):
+        assignee = change.details.get("assignee") or await users.get_user(ctx.db, user_id=str(new_id))
+        if assignee:
+            await write_line(ctx, ticket=ticket, body=_joined_line(assignee["name"]),
+                             key=f"announce:{new_id}")
     key = f"line:{line['_id']}" if line else f"assign:{ticket['_id']}:{ticket['version']}"
     if new_id is not None and str(new_id) != actor.id:
         await _notify(ctx, user_ids=[new_id], kind="assigned", ticket=ticket,
@@ -206,7 +282,8 @@ async def _escalate(ctx: Ctx, change: Change) -> None:
 async def _auto_resolve(ctx: Ctx, change: Change) -> None:
     ticket = change.after
     waited = _duration(ctx.settings.auto_resolve_after)
-    line = await write_line(ctx, ticket=ticket, body=f"No reply for {waited}: marked resolved")
+    line = await write_line(ctx, ticket=ticket, body=f"No reply for {waited}: marked resolved",
+                            internal=True)
     await _guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
     await audit.record(ctx, actor=audit.SYSTEM, action="ticket.auto_resolve",
                        entity=("ticket", ticket["_id"]),
@@ -250,8 +327,8 @@ _HANDLERS = {
     "created": _created,
     "message": _message,
     "note": _note,
-    "join": _join,
     "update": _update,
+    "auto_assign": _auto_assign,
     "escalate": _escalate,
     "auto_resolve": _auto_resolve,
     "csat": _csat,
@@ -325,17 +402,19 @@ def _csat_payload(change: Change) -> dict:
 
 
 async def write_line(ctx: Ctx, *, ticket: dict, body: str, key: str | None = None,
-                     internal: bool = False) -> dict | None:
+                     internal: bool = False, numbers: dict | None = None) -> dict | None:
     """A line written by the server ("Ada closed the conversation"), numbered like every
     message and sent like one. With a key it is written at most once per ticket (None when
     it was). An internal line (triage: priority, assignment, escalation, tags) is for agents
-    only, like a note: no guest sees or fetches it."""
+    only, like a note: no guest sees or fetches it. `numbers`: the seq and guest_seq taken
+    for it already (by the change that made it); else it takes the next ones."""
     try:
         if key is not None and await stored_messages.by_system_key(
                 ctx.db, ticket_id=ticket["_id"], system_key=key):
             return None
-        numbers = await stored_tickets.take_seq(ctx.db, ticket_id=ticket["_id"],
-                                                guest_visible=not internal, unless_closed=False)
+        if numbers is None:
+            numbers = await stored_tickets.take_seq(ctx.db, ticket_id=ticket["_id"],
+                                                    guest_visible=not internal, unless_closed=False)
         if numbers is None:
             return None  # the ticket is gone
         line: dict[str, Any] = {

@@ -115,6 +115,15 @@ class Events:
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
         await self.sio.emit("typing", payload, to=ticket_room(ticket_id), skip_sid=skip_sid)
 
+    async def viewers(self, ticket_id: object, viewers: list[dict]) -> None:
+        """Who has the ticket open: to the agents in it only."""
+        await self.sio.emit("ticket:viewers", {"ticket_id": str(ticket_id), "viewers": viewers},
+                            to=staff_room(ticket_id))
+
+    async def typing_staff(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
+        """An agent writing a note: the other agents in the ticket hear of it, never the guest."""
+        await self.sio.emit("typing", payload, to=staff_room(ticket_id), skip_sid=skip_sid)
+
     async def notification_new(self, doc: dict) -> None:
         await self.sio.emit("notification:new", payloads.notification(doc), to=user_room(doc["user_id"]))
 
@@ -141,6 +150,12 @@ class NoEvents(Events):
         return None
 
     async def typing(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
+        return None
+
+    async def viewers(self, ticket_id: object, viewers: list[dict]) -> None:
+        return None
+
+    async def typing_staff(self, payload: dict, *, ticket_id: object, skip_sid: str | None) -> None:
         return None
 
     async def notification_new(self, doc: dict) -> None:

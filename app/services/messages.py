@@ -132,10 +132,11 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
     and after.
 
     The common case takes one database call: the number is taken on the condition that the
-    caller may write there and nothing about the status changes (an agent: any ticket not
-    closed; a guest: their own open ticket). Otherwise the ticket is read, the rules are
-    applied to it (not found, not yours, closed, a guest's reply reopening it), and the
-    number is taken on the condition that its status is still as read."""
+    caller may write there and nothing but activity changes (an agent: any ticket not
+    closed that they joined already; a guest: their own open ticket). Otherwise the ticket
+    is read, the rules are applied to it (not found, not yours, closed, a guest's reply
+    reopening it, an agent's first reply announced to the guest), and the number is taken
+    on the condition that its status is still as read."""
     from . import tickets
 
     preview = tickets.preview(body)
@@ -146,7 +147,7 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
     elif identity.is_agent:
         after = await stored_tickets.record_message(
             ctx.db, ticket_id=ticket_id, status=stored_tickets.NOT_CLOSED, at=at, preview=preview,
-            by_guest=False)
+            by_guest=False, joined_by=identity.id)
     else:
         after = await stored_tickets.record_message(
             ctx.db, ticket_id=ticket_id, status="open", guest_id=identity.id, at=at, preview=preview,
@@ -162,11 +163,15 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
                                                   unless_closed=True)
         else:
             reopen = identity.is_guest and ticket["status"] in ("pending", "resolved")
+            # An agent's first reply in this conversation: the guest is told who joined,
+            # in a line numbered just before the reply (services/effects.py writes it).
+            first_reply = identity.is_agent and identity.id not in ticket.get("joined", [])
             after = await stored_tickets.record_message(
                 ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at, preview=preview,
                 by_guest=identity.is_guest,
                 # The guest wrote back: the ball is with the agents again.
                 new_status="open" if reopen else None, waiting_until=waiting_until,
+                announcing=identity.id if first_reply else None,
             )
         if after is not None:
             await _name_first_responder(ctx, identity=identity, kind=kind, after=after, at=at)

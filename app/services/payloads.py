@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..store.users import DEFAULT_CAPACITY
 from . import cursors
 
 
@@ -86,7 +87,23 @@ def ticket(doc: dict) -> dict:
         "escalated_at": iso(doc.get("escalated_at")),
         "closed_at": iso(doc.get("closed_at")),
         "csat": csat(doc.get("csat")),
+        "guest_messages": doc.get("guest_messages", 0),
     }
+
+
+def guest_context(context: dict | None) -> dict:
+    """Where and how the guest started, for agents: as sent, plus the browser in words."""
+    from .guest_context import FIELDS, describe_browser
+
+    context = context or {}
+    shown = {name: context.get(name) for name in FIELDS}
+    shown["browser"] = describe_browser(context.get("user_agent"))
+    return shown
+
+
+def search_hit(hit) -> dict:
+    """A search result: the ticket, and where and how the text was found."""
+    return {"ticket": ticket(hit.ticket), "field": hit.field, "snippet": hit.snippet}
 
 
 GUEST_TICKET_FIELDS = (
@@ -103,7 +120,11 @@ def guest_ticket(doc: dict) -> dict:
 
 
 def ticket_for(identity, doc: dict) -> dict:
-    return ticket(doc) if identity.is_agent else guest_ticket(doc)
+    """A ticket as one caller opens it: agents also get where the guest started (not sent
+    with every queue update: it does not change)."""
+    if not identity.is_agent:
+        return guest_ticket(doc)
+    return {**ticket(doc), "context": guest_context(doc.get("context"))}
 
 
 def user(doc: dict) -> dict:
@@ -118,6 +139,10 @@ def user(doc: dict) -> dict:
         "two_factor": bool(doc.get("totp")),
         # Invited and not signed in yet: no password chosen.
         "invited": not doc.get("password_hash"),
+        # Auto-assignment: whether they take new tickets, how many at most, how many now.
+        "availability": doc.get("availability", "online"),
+        "capacity": doc.get("capacity", DEFAULT_CAPACITY),
+        "open_count": doc.get("open_count", 0),
     }
 
 
@@ -145,6 +170,21 @@ def notification(doc: dict) -> dict:
         "read_at": iso(doc.get("read_at")),
         "created_at": iso(doc["created_at"]),
         "cursor": cursors.encode(doc["created_at"], doc["_id"]),
+    }
+
+
+def canned_reply(doc: dict, identity) -> dict:
+    """A canned reply as the dashboard and its manager page use it: `editable` says whether
+    this caller may change it (team replies: admins; personal ones: their owner)."""
+    team = doc["scope"] == "team"
+    return {
+        "id": str(doc["_id"]),
+        "scope": doc["scope"],
+        "shortcut": doc["shortcut"],
+        "title": doc["title"],
+        "body": doc["body"],
+        "editable": identity.is_admin if team else doc["owner_key"] == identity.id,
+        "updated_at": iso(doc.get("updated_at")),
     }
 
 

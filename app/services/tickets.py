@@ -7,6 +7,7 @@ ticket in between, it is read again and the decision made again."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,8 +19,20 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ..security import Identity
 from ..store import messages as stored_messages
 from ..store import tickets as stored
-from . import client, cursors, effects, messages, ratelimit, users, validate
+from . import (
+    assignment,
+    client,
+    cursors,
+    effects,
+    guest_context,
+    messages,
+    ratelimit,
+    users,
+    validate,
+)
 from .context import Ctx
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -69,31 +82,6 @@ async def get_accessible(ctx: Ctx, *, identity: Identity, ticket_id: object) -> 
     raise Forbidden("This conversation is not yours.")
 
 
-# Where the chat was started, as the widget saw it: each part optional, each text bounded.
-CONTEXT_FIELDS = {"page_url": 2000, "page_title": 300, "user_agent": 500, "timezone": 64, "locale": 35}
-
-
-def check_context(value: object) -> dict | None:
-    """The guest's context ({page_url, page_title, user_agent, timezone, locale}), or None."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise Invalid("context must be an object.", field="context")
-    unknown = sorted(set(value) - set(CONTEXT_FIELDS))
-    if unknown:
-        raise Invalid(f"context.{unknown[0]} is not known.", field=f"context.{unknown[0]}")
-    found = {}
-    for name, max_len in CONTEXT_FIELDS.items():
-        part = value.get(name)
-        if part is None or (isinstance(part, str) and not part.strip()):
-            continue
-        found[name] = validate.text(part, f"context.{name}", max_len=max_len)
-    url = found.get("page_url")
-    if url is not None and not url.lower().startswith(("http://", "https://")):
-        raise Invalid("context.page_url must be an http(s) address.", field="context.page_url")
-    return found or None
-
-
 async def start_by_guest(
     ctx: Ctx, *, guest_id: str, name: object, email: object, body: object, context: object = None
 ) -> tuple[dict, dict]:
@@ -106,7 +94,7 @@ async def start_by_guest(
     name = validate.text(name, "name", max_len=80)
     guest_email = validate.optional_email(email)
     body = validate.text(body, "message", max_len=messages.BODY_MAX)
-    page = check_context(context)
+    started_from = guest_context.check(context, user_agent=client.current().user_agent)
     widget = await widget_settings.for_widget(ctx, with_reply_time=False)
     if guest_email is None and widget.email_required:
         raise Invalid("Please leave your e-mail address so that we can reply."
@@ -137,7 +125,9 @@ async def start_by_guest(
         "version": 1,
         "seq": 1,  # the first message's number is taken with the ticket
         "guest_seq": 1,
-        **({"context": page} if page else {}),
+        "guest_messages": 1,
+        "joined": [],  # the agents the guest has been told about ("Ada from support joined")
+        "context": started_from,
     })
     try:
         message = await messages.store_first(ctx, ticket=ticket, body=body, at=now)
@@ -148,7 +138,24 @@ async def start_by_guest(
                                                    "timezone": widget.presence.timezone}
     await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message,
                                             details={"away": away} if away else {}))
+    try:
+        ticket = await assignment.offer(ctx, ticket=ticket) or ticket
+    except Exception:  # the ticket waits: the next pass over waiting tickets assigns it
+        log.exception("could not assign the new ticket %s", ticket["_id"])
     return ticket, message
+
+
+RELATED_MAX = 20
+
+
+async def related(ctx: Ctx, *, identity: Identity, ticket_id: object) -> list[dict]:
+    """The guest's other conversations, newest first: the same guest (cookie) or the same
+    e-mail address. Agents only (a guest id never leaves the server)."""
+    if not identity.is_agent:
+        raise Forbidden()
+    ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
+    return await stored.related(ctx.db, ticket_id=ticket["_id"], guest_id=ticket["guest_id"],
+                                guest_email=ticket.get("guest_email"), limit=RELATED_MAX)
 
 
 async def list_for_guest(ctx: Ctx, *, guest_id: str) -> list[dict]:
@@ -181,10 +188,10 @@ async def unread_for_guest(ctx: Ctx, *, guest_id: str) -> int:
 
 async def list_for_agents(
     ctx: Ctx, *, identity: Identity, status: object = None, before: object = None,
-    limit: object = None, assignee: object = None, priority: object = None,
+    limit: object = None, assignee: object = None, priority: object = None, tag: object = None,
 ) -> TicketPage:
     """The queue. status: one status, `all`, or `active` (open and pending); assignee: `me`,
-    `none` or an agent's id; priority: one priority."""
+    `none` or an agent's id; priority: one priority; tag: tickets carrying this tag."""
     if not identity.is_agent:
         raise Forbidden()
     statuses = None
@@ -202,10 +209,11 @@ async def list_for_agents(
     wanted_priority = None
     if priority not in (None, "", "all"):
         wanted_priority = validate.choice(priority, "priority", PRIORITIES)
+    wanted_tag = validate.tag(tag, "tag") if tag not in (None, "") else None
     size = validate.limit(limit, default=50)
     docs, more = await stored.queue_page(
         ctx.db, statuses=statuses, assignee=wanted_assignee, priority=wanted_priority,
-        before=cursors.position(before), size=size)
+        tag=wanted_tag, before=cursors.position(before), size=size)
     return TicketPage(tickets=docs, next_cursor=cursors.next_cursor(docs, more, "updated_at"))
 
 
@@ -279,7 +287,7 @@ async def close(ctx: Ctx, *, identity: Identity, ticket_id: object) -> dict:
     return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide)
 
 
-UPDATABLE = ("status", "priority", "assignee_id")
+UPDATABLE = ("status", "priority", "assignee_id", "tags", "add_tags", "remove_tags")
 
 
 async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tuple[dict, dict | None]:
@@ -291,8 +299,15 @@ async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tupl
     if unknown:
         raise Invalid(f"{unknown[0]} cannot be changed here.", field=unknown[0])
     if not changes:
-        raise Invalid("Give a status, priority or assignee_id to change.")
+        raise Invalid("Give a status, priority, assignee_id or tags to change.")
     wanted: dict = {}
+    # tags: the whole list; add_tags / remove_tags: a change to the list as it is when
+    # stored, so that two agents tagging at once both keep their tag.
+    if "tags" in changes and ("add_tags" in changes or "remove_tags" in changes):
+        raise Invalid("Give tags, or add_tags and remove_tags, not both.", field="tags")
+    for name in ("tags", "add_tags", "remove_tags"):
+        if name in changes:
+            wanted[name] = validate.tags(changes[name], name)
     if "status" in changes:
         wanted["status"] = validate.choice(changes["status"], "status", STATUSES)
     if "priority" in changes:
@@ -317,10 +332,19 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
 
     def decide(current: dict) -> Plan | None:
-        diff = {k: v for k, v in wanted.items() if current.get(k) != v}
+        diff = {k: v for k, v in wanted.items() if k in ("status", "priority", "assignee_id")
+                and current.get(k) != v}
+        tags = _tags_after(current.get("tags") or [], wanted)
+        if tags is not None and tags != (current.get("tags") or []):
+            if len(tags) > validate.TAGS_MAX:
+                raise Invalid(f"A ticket has at most {validate.TAGS_MAX} tags.", field="tags")
+            diff["tags"] = tags
         if not diff:
             return None
         plan = Plan(set=dict(diff))
+        joined = current.get("joined") or []
+        if diff.get("assignee_id") is not None and str(diff["assignee_id"]) not in joined:
+            plan.set["joined"] = [*joined, str(diff["assignee_id"])]  # the guest is told
         if "status" in diff:
             moved = status_plan(ctx, current, diff["status"], clock.utcnow())
             plan.set.update(moved.set)
@@ -329,6 +353,94 @@ async def update(ctx: Ctx, *, identity: Identity, ticket_id: object, changes: ob
 
     return await change(ctx, ticket=ticket, actor=identity, kind="update", decide=decide,
                         details={"assignee": assignee})
+
+
+# --- search ------------------------------------------------------------------------------
+
+SEARCH_MIN, SEARCH_MAX = 2, 100
+SNIPPET_CHARS = 160
+
+
+@dataclass
+class SearchHit:
+    ticket: dict
+    field: str  # where the text was found: message, note, subject, guest_name, guest_email, tag
+    snippet: str  # the text around it
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
+async def search(ctx: Ctx, *, identity: Identity, text: object, before: object = None,
+                 limit: object = None) -> SearchPage:
+    """Tickets by guest name, e-mail, subject, tag or message text, most recently updated
+    first, each with the snippet that matched: agents only. What is typed is searched as
+    text, never read as a pattern or an operator."""
+    if not identity.is_agent:
+        raise Forbidden()
+    if not isinstance(text, str) or len(text.strip()) < SEARCH_MIN:
+        raise Invalid(f"Type at least {SEARCH_MIN} characters to search.", field="q")
+    text = validate.text(text, "q", max_len=SEARCH_MAX)
+    size = validate.limit(limit, default=20, maximum=50)
+    docs, found_in, more = await stored.search_page(ctx.db, text=text, before=cursors.position(before),
+                                                    size=size)
+    hits = [_hit(ticket, found_in.get(ticket["_id"]), text) for ticket in docs]
+    return SearchPage(hits=hits, next_cursor=cursors.next_cursor(docs, more, "updated_at"))
+
+
+def _hit(ticket: dict, message: dict | None, text: str) -> SearchHit:
+    """Where the text shows best: a field of the ticket that holds it, else the message."""
+    fields = [("guest_name", ticket.get("guest_name")), ("guest_email", ticket.get("guest_email")),
+              ("subject", ticket.get("subject"))] + [("tag", t) for t in ticket.get("tags") or []]
+    for name, value in fields:
+        if value and _position(value, text) is not None:
+            return SearchHit(ticket=ticket, field=name, snippet=value)
+    if message is not None:
+        return SearchHit(ticket=ticket, field=message.get("kind", "message"),
+                         snippet=snippet(message["body"], text))
+    return SearchHit(ticket=ticket, field="subject", snippet=ticket.get("subject", ""))
+
+
+def _position(value: str, text: str) -> int | None:
+    """Where the text starts in value, ignoring case (whitespace runs count as one space)."""
+    found = " ".join(value.split()).casefold().find(" ".join(text.split()).casefold())
+    return None if found < 0 else found
+
+
+def snippet(body: str, text: str, width: int = SNIPPET_CHARS) -> str:
+    """The part of a message around the first place the text appears, on one line."""
+    line = " ".join(body.split())
+    at = _position(line, text)
+    if at is None:  # found word by word (a text index), not as typed: show the start
+        return preview(line) if len(line) > width else line
+    start = max(0, at - width // 3)
+    end = min(len(line), start + width)
+    start = max(0, end - width)
+    return ("…" if start else "") + line[start:end].strip() + ("…" if end < len(line) else "")
+
+
+def _tags_after(current: list[str], wanted: dict) -> list[str] | None:
+    """The ticket's tags after this change (None: the change is not about tags)."""
+    if "tags" in wanted:
+        return wanted["tags"]
+    if "add_tags" not in wanted and "remove_tags" not in wanted:
+        return None
+    removed = set(wanted.get("remove_tags", []))
+    kept = [t for t in current if t not in removed]
+    return kept + [t for t in wanted.get("add_tags", []) if t not in kept and t not in removed]
+
+
+TAG_SUGGESTIONS_MAX = 500
+
+
+async def known_tags(ctx: Ctx, *, identity: Identity) -> list[str]:
+    """The tags in use on any ticket, for suggestions: agents only."""
+    if not identity.is_agent:
+        raise Forbidden()
+    return await stored.tags_in_use(ctx.db, limit=TAG_SUGGESTIONS_MAX)
 
 
 # --- being in a ticket ---------------------------------------------------------------------
@@ -349,34 +461,46 @@ async def join(
     limit: object = None,
 ) -> Joined:
     """Enter a ticket's room and read its newest page, in that order, so that no message
-    falls into the gap between the two. The first time an agent joins, the conversation
-    says so, once: a reconnect does not repeat it."""
+    falls into the gap between the two. Opening a conversation says nothing to the guest:
+    an agent is announced when they first reply or are assigned (services/effects.py)."""
     limit = validate.limit(limit, default=messages.PAGE_DEFAULT)
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
     await subscribe(ticket)
-    if identity.is_agent and ticket["status"] != "closed":
-        await effects.apply(ctx, effects.Change(kind="join", after=ticket, actor=identity))
     page = await messages.history(ctx, identity=identity, ticket_id=None, ticket=ticket, limit=limit)
     return Joined(ticket=ticket, page=page)
 
 
 async def typing(
-    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None
+    ctx: Ctx, *, identity: Identity, ticket_id: object, typing: object, skip_sid: str | None,
+    note: object = None,
 ) -> None:
     """Tell the others in the room that this caller is (or stopped) typing. Over the typing
-    limit the event is dropped without a word: it is a hint, not a message."""
+    limit the event is dropped without a word: it is a hint, not a message. `note`: an
+    agent writing an internal note, which only the other agents hear of.
+
+    An agent's typing reads nothing from the database (agents may be in any ticket: the
+    room is the ticket's, or nobody's); a guest's is checked against their ticket."""
     is_typing = validate.boolean(typing, "typing")
+    is_note = validate.boolean(note, "note") if note is not None else False
+    if is_note and not identity.is_agent:
+        raise Forbidden("Only agents write internal notes.")
     oid = ticket_oid(ticket_id)
     if not await ratelimit.allow(ctx, "typing", f"{identity.role}:{identity.id}:{oid}"):
         return
-    ticket = await get_accessible(ctx, identity=identity, ticket_id=oid)
-    if ticket["status"] == "closed":
-        raise TicketClosed()
-    name = ticket["guest_name"] if identity.is_guest else identity.name
+    if identity.is_guest:
+        ticket = await get_accessible(ctx, identity=identity, ticket_id=oid)
+        if ticket["status"] == "closed":
+            raise TicketClosed()
+        name = ticket["guest_name"]
+    else:
+        name = identity.name
     payload = {
-        "ticket_id": str(ticket["_id"]),
+        "ticket_id": str(oid),
         "name": name,
         "role": "guest" if identity.is_guest else "agent",
         "typing": is_typing,
     }
-    await ctx.events.typing(payload, ticket_id=ticket["_id"], skip_sid=skip_sid)
+    if is_note:
+        await ctx.events.typing_staff({**payload, "note": True}, ticket_id=oid, skip_sid=skip_sid)
+    else:
+        await ctx.events.typing(payload, ticket_id=oid, skip_sid=skip_sid)

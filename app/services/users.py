@@ -56,6 +56,7 @@ def new_account(*, email: object, name: object, role: object, password_hash: str
         "active": True,
         "created_at": clock.utcnow(),
         "last_seen_at": None,
+        "open_count": 0,  # open tickets assigned to them (services/effects.py keeps it)
     }
 
 

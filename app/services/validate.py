@@ -14,6 +14,11 @@ from ..errors import Invalid
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# A tag: letters and digits of any script, then also - _ . (no spaces: "late delivery"
+# becomes "late-delivery"), so that it reads the same in a URL, a filter and a line.
+_TAG = re.compile(r"^\w[\w.-]*$")
+TAG_MAX = 32
+TAGS_MAX = 20
 # ASCII digits only: str.isdigit() also accepts "²" and other digits that int() refuses.
 _LIMIT_DIGITS = re.compile(r"[0-9]{1,6}")
 
@@ -150,6 +155,31 @@ def client_msg_id(value: Any) -> str:
             "client_msg_id must be 1 to 64 letters, digits or - _ . :", field="client_msg_id"
         )
     return value
+
+
+def tag(value: Any, field: str = "tags") -> str:
+    """One tag as stored: lower-case, whitespace inside turned into "-", 1 to 32 characters
+    of letters, digits, - _ and ."""
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be text.", field=field)
+    value = "-".join(value.strip().lower().split())
+    if not value:
+        raise Invalid(f"{field} must not be empty.", field=field)
+    if len(value) > TAG_MAX:
+        raise Invalid(f"A tag must be at most {TAG_MAX} characters.", field=field)
+    if not _TAG.match(value):
+        raise Invalid("A tag is letters, digits, - _ and . only, starting with a letter or digit.",
+                      field=field)
+    return value
+
+
+def tags(value: Any, field: str = "tags", *, max_items: int = TAGS_MAX) -> list[str]:
+    """A list of tags, each checked as `tag`, without repeats, in the order given."""
+    if not isinstance(value, list):
+        raise Invalid(f"{field} must be a list of tags.", field=field)
+    if len(value) > max_items:
+        raise Invalid(f"At most {max_items} tags.", field=field)
+    return list(dict.fromkeys(tag(item, field) for item in value))
 
 
 def boolean(value: Any, field: str) -> bool:

@@ -4,7 +4,7 @@ calls one service and shapes the answer; the rules live in app/services."""
 from __future__ import annotations
 
 from ..security import Identity
-from ..services import messages, payloads, tickets, validate
+from ..services import messages, payloads, presence, tickets, validate
 from ..services.context import Ctx
 from ..services.events import guest_ticket_room, staff_room, ticket_room
 
@@ -23,19 +23,34 @@ async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dic
         ctx, identity=identity, ticket_id=data.get("ticket_id"), subscribe=subscribe,
         limit=data.get("limit"),
     )
-    return {
+    answer = {
         "ticket": payloads.ticket_for(identity, joined.ticket),
         "messages": [payloads.message_for(identity, m) for m in joined.page.messages],
         "next_cursor": joined.page.next_cursor,
     }
+    if identity.is_agent:  # who else has it open (they hear of this one too)
+        answer["viewers"] = await presence.announce_viewers(ctx, ticket_id=joined.ticket["_id"])
+    return answer
 
 
 async def ticket_leave(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
     ticket_id = validate.object_id(data.get("ticket_id"), "ticket_id")
+    was_in = ticket_room(ticket_id) in ctx.events.sio.rooms(sid)
     await ctx.events.sio.leave_room(sid, ticket_room(ticket_id))
     await ctx.events.sio.leave_room(sid, staff_room(ticket_id))
     await ctx.events.sio.leave_room(sid, guest_ticket_room(ticket_id))
+    if identity.is_agent and was_in:
+        await presence.announce_viewers(ctx, ticket_id=ticket_id, leaving_sid=sid)
     return {}
+
+
+async def left_everything(ctx: Ctx, sid: str, identity: Identity) -> None:
+    """An agent socket disconnecting: the tickets it had open hear who is left."""
+    if not identity.is_agent:
+        return
+    for room in ctx.events.sio.rooms(sid):
+        if room.startswith("ticket:") and room.endswith(":staff"):
+            await presence.announce_viewers(ctx, ticket_id=room.split(":")[1], leaving_sid=sid)
 
 
 async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
@@ -70,7 +85,7 @@ async def messages_history(ctx: Ctx, sid: str, identity: Identity, data: dict) -
 async def typing(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
     await tickets.typing(
         ctx, identity=identity, ticket_id=data.get("ticket_id"), typing=data.get("typing"),
-        skip_sid=sid,
+        skip_sid=sid, note=data.get("note"),
     )
     return {}
 

@@ -7,6 +7,7 @@ presence service asks about (events.presence_room), as Redis sets of sids:
 
     support-chat:presence:hosts                  sorted set: host id -> last heartbeat (unix s)
     support-chat:presence:<host>:<room>          set of this host's sids in that room
+    support-chat:presence:<host>:#labels         hash: this host's agent sids -> "user id|name"
 
 Each process writes only its own keys, so a process that dies leaves nothing that is
 believed: queries read only hosts whose heartbeat is fresh, and the next live process to
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "support-chat:presence"
 HOSTS = f"{PREFIX}:hosts"
+LABELS = "#labels"  # per host: hash sid -> "user id|name" of its agent sockets (not a room name)
 
 
 class ClusterManager(socketio.AsyncRedisManager):
@@ -48,6 +50,7 @@ class ClusterManager(socketio.AsyncRedisManager):
             url, decode_responses=True, socket_connect_timeout=5, socket_timeout=5
         )
         self._rooms_of: dict[str, set[str]] = {}  # local sid -> its presence rooms
+        self._labels: dict[str, str] = {}  # local agent sid -> "user id|name" (who is viewing)
         self._lock = asyncio.Lock()  # this host's writes, in order
         self._resync = True
         self._closed = False
@@ -123,9 +126,16 @@ class ClusterManager(socketio.AsyncRedisManager):
         result = await super().disconnect(sid, namespace, **kwargs)
         if kwargs.get("ignore_queue"):  # the local removal, wherever it was asked from
             rooms = self._rooms_of.pop(sid, None)
-            if rooms:
-                await self._write(srem={room: [sid] for room in rooms})
+            labelled = self._labels.pop(sid, None) is not None
+            if rooms or labelled:
+                await self._write(srem={room: [sid] for room in rooms or ()},
+                                  unlabel=[sid] if labelled else None)
         return result
+
+    async def label(self, sid: str, label: str) -> None:
+        """Say who a local socket is (an agent: "id|name"), for viewers() on every process."""
+        self._labels[sid] = label
+        await self._write(labels={sid: label})
 
     async def _handle_close_room(self, message):
         # A session room is closed when its session ends (sign-out): its sockets go with it,
@@ -139,7 +149,8 @@ class ClusterManager(socketio.AsyncRedisManager):
     def _key(self, host: str, room: str) -> str:
         return f"{PREFIX}:{host}:{room}"
 
-    async def _write(self, *, sadd: dict | None = None, srem: dict | None = None) -> None:
+    async def _write(self, *, sadd: dict | None = None, srem: dict | None = None,
+                     labels: dict | None = None, unlabel: list | None = None) -> None:
         if self._closed:
             return
         try:
@@ -149,6 +160,10 @@ class ClusterManager(socketio.AsyncRedisManager):
                     pipe.sadd(self._key(self.host_id, room), *sids)
                 for room, sids in (srem or {}).items():
                     pipe.srem(self._key(self.host_id, room), *sids)
+                if labels:
+                    pipe.hset(self._key(self.host_id, LABELS), mapping=labels)
+                if unlabel:
+                    pipe.hdel(self._key(self.host_id, LABELS), *unlabel)
                 await pipe.execute()
         except Exception as exc:  # Redis away: the local rooms still work; rewrite later
             self._resync = True
@@ -187,6 +202,8 @@ class ClusterManager(socketio.AsyncRedisManager):
             pipe.unlink(*stale)
         for room, sids in members.items():
             pipe.sadd(self._key(self.host_id, room), *sids)
+        if self._labels:
+            pipe.hset(self._key(self.host_id, LABELS), mapping=dict(self._labels))
         await pipe.execute()
 
     async def _forget_host(self, host: str) -> None:
@@ -196,6 +213,35 @@ class ClusterManager(socketio.AsyncRedisManager):
         await self.store.zrem(HOSTS, host)
 
     # -- asking ------------------------------------------------------------------------
+
+    async def labelled_members(self, namespace: str, room: str) -> dict[str, str]:
+        """The labelled sids (agents) in this room on every live process, with their labels."""
+        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        if not hosts:
+            return {}
+        pipe = self.store.pipeline(transaction=False)
+        for host in hosts:
+            pipe.smembers(self._key(host, room))
+        members = await pipe.execute()
+        pipe = self.store.pipeline(transaction=False)
+        asked = [(host, sorted(sids)) for host, sids in zip(hosts, members, strict=True) if sids]
+        for host, sids in asked:
+            pipe.hmget(self._key(host, LABELS), sids)
+        found: dict[str, str] = {}
+        for (_, sids), labels in zip(asked, await pipe.execute() if asked else [], strict=True):
+            found.update({sid: label for sid, label in zip(sids, labels, strict=True) if label})
+        return found
+
+    async def occupied(self, namespace: str, rooms: list[str]) -> set[str]:
+        """Which of these rooms have a member on any live process (one round trip)."""
+        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        if not hosts or not rooms:
+            return set()
+        pipe = self.store.pipeline(transaction=False)
+        asked = [(room, host) for room in rooms for host in hosts]
+        for room, host in asked:
+            pipe.exists(self._key(host, room))  # an empty set is no key in Redis
+        return {room for (room, _), there in zip(asked, await pipe.execute(), strict=True) if there}
 
     async def shared_members(self, namespace: str, rooms: Iterable[str]) -> set[str]:
         """The sids, on any live process, that are in every one of these rooms."""

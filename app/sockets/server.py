@@ -21,7 +21,7 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services import client, users, validate
+from ..services import assignment, client, presence, users, validate
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
 from . import sessions
@@ -113,6 +113,8 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
             await sessions.watch(sio, ctx, sid, identity)  # ends with its sign-in session
+            await presence.remember(ctx, sid=sid, identity=identity)  # who is viewing what
+            await assignment.agent_connected(ctx, identity=identity)  # online: tickets may wait
         else:
             await sio.enter_room(sid, guest_room(identity.id))
         ctx.metrics.socket_connected(identity.role)
@@ -127,6 +129,12 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         if role is not None:
             ctx.metrics.socket_disconnected(role)
         await sessions.forget(sio, sid)
+        try:
+            session = await sio.get_session(sid)
+            if session.get("identity") is not None:
+                await chat.left_everything(ctx, sid, session["identity"])
+        except Exception:  # a hint for the others: never a reason for a disconnect to fail
+            log.warning("could not tell who is left in the tickets of %s", sid, exc_info=True)
 
     for name, handler in chat.HANDLERS.items():
         # Timed from outside the wrapper: waiting behind the socket's earlier events counts.

@@ -30,6 +30,7 @@ version they were read from, and tests/store/test_engine.py fails first if they 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -267,7 +268,7 @@ class EmbeddedCollection:
 
     async def distinct(self, key: str, filter: Mapping | None = None) -> list:
         _check_encodable(filter)
-        return await self._call("distinct", lambda: self._collection.distinct(key, filter),
+        return await self._call("distinct", lambda: _distinct(self._collection, key, filter),
                                 filter=filter)
 
     async def aggregate(self, pipeline: list[dict]) -> EmbeddedCommandCursor:
@@ -393,7 +394,13 @@ class EmbeddedCursor:
             limit = min(limit, length) if limit else length
         found = self._collection._collection.find(
             self._filter, self._projection, sort=self._sort, skip=self._skip, limit=limit)
-        return list(found)
+        if not limit:
+            return list(found)
+        # mongomock copies every match before it slices; a page of 20 out of thousands of
+        # matches (a search for a common word) copied them all. Take the first ones only
+        # from its generator of copies (mongomock internals: see the module's docstring).
+        first = itertools.islice(found._factory(), self._skip, self._skip + limit)
+        return [helpers.make_datetime_timezone_aware_in_document(doc) for doc in first]
 
     async def to_list(self, length: int | None = None) -> list[dict]:
         """At most `length` documents (all of them when None), as PyMongo returns."""
@@ -546,6 +553,58 @@ def _index_lookups(collection: Any) -> None:
     collection._iter_documents = iter_documents_indexed
     collection._support_chat_lookups = True
 
+
+
+def _distinct(collection: Any, key: str, filter: Mapping | None) -> list:
+    """mongomock's distinct copies every matching document first (seconds for the tickets of
+    20,000 messages): read the values off the stored documents instead, when they are ids,
+    text or whole numbers (immutable, and equal only to their like); else mongomock's way."""
+    values: dict = {}
+    spec = helpers.patch_datetime_awareness_in_document(filter or {})
+    for doc in collection._iter_documents(spec):
+        try:
+            value = helpers.get_value_by_dot(doc, key)
+        except KeyError:
+            continue
+        for item in value if isinstance(value, list) else (value,):
+            if type(item) not in _PLAIN:
+                return collection.distinct(key, filter)
+            values[item] = None
+    return list(values)
+
+
+# --- $in against a long list (mongomock internals: see the module's docstring) ---------------
+
+_SLOW_IN = filtering._filterer_inst._operator_map["$in"]
+_PLAIN = (ObjectId, str, int)
+_IN_SETS: dict[int, tuple[list, frozenset | None]] = {}
+_IN_SETS_MAX = 16
+_LONG_IN = 16
+
+
+def _fast_in(doc_val: Any, search_val: Any) -> bool:
+    """mongomock's $in, which scans the list (twice) for every document: an $in of
+    thousands of ids over thousands of documents took a minute (a search merging the
+    tickets found through their messages). A list of only ids, text and whole numbers is
+    made a set once per query instead; anything else goes the way mongomock goes."""
+    if not isinstance(search_val, list) or len(search_val) < _LONG_IN:
+        return _SLOW_IN(doc_val, search_val)
+    cached = _IN_SETS.get(id(search_val))
+    if cached is None or cached[0] is not search_val:  # (the list is held, so its id is its own)
+        plain = frozenset(search_val) if all(type(v) in _PLAIN for v in search_val) else None
+        if len(_IN_SETS) >= _IN_SETS_MAX:
+            _IN_SETS.clear()
+        cached = _IN_SETS[id(search_val)] = (search_val, plain)
+    members = cached[1]
+    if members is None:
+        return _SLOW_IN(doc_val, search_val)
+    values = doc_val if isinstance(doc_val, (list, tuple)) else (doc_val,)
+    # A value of another type (None, a date, a sub-document) equals none of the members.
+    return any(type(v) in _PLAIN and v in members for v in values)
+
+
+filtering._filterer_inst._operator_map["$in"] = _fast_in
+filtering._filterer_inst._operator_map["$nin"] = lambda dv, sv: not _fast_in(dv, sv)
 
 
 # --- updates of one document by _id (mongomock internals: see the module's docstring) ---------

@@ -36,6 +36,22 @@ async def upgrade(db: Database, *, escalate_after: float, auto_resolve_after: fl
     return upgraded
 
 
+async def count_open_tickets(db: Database) -> int:
+    """Give accounts from before auto-assignment their open_count (the open and pending
+    tickets assigned to them), which services/effects.py keeps from then on; how many."""
+    from . import tickets, users
+
+    counted = 0
+    while True:
+        batch = await users.without_open_count(db, limit=BATCH)
+        for user in batch:
+            held = await tickets.count_held(db, assignee_id=user["_id"])
+            await users.start_open_count(db, user_id=user["_id"], count=held)
+        counted += len(batch)
+        if len(batch) < BATCH:
+            return counted
+
+
 async def _upgrade_ticket(db: Database, ticket: dict, *, escalate_after: float,
                           auto_resolve_after: float) -> None:
     seq = guest_seq = 0

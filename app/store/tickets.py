@@ -7,6 +7,7 @@ ordered before a close or refused."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from pymongo import ReturnDocument
 
 from ..db import Database
 from . import oid
-from .paging import Position, newest_first
+from .paging import Position, newest_first, older_than
 
 AFTER = ReturnDocument.AFTER
 
@@ -39,12 +40,22 @@ async def of_guest(db: Database, *, guest_id: str, limit: int) -> list[dict]:
         [("created_at", -1), ("_id", -1)]).to_list(limit)
 
 
+async def related(db: Database, *, ticket_id: ObjectId, guest_id: str, guest_email: str | None,
+                  limit: int) -> list[dict]:
+    """Other tickets of the same guest id or e-mail address, newest first."""
+    same = [{"guest_id": guest_id}] + ([{"guest_email": guest_email}] if guest_email else [])
+    return await db.tickets.find({"$or": same, "_id": {"$ne": oid(ticket_id, "ticket_id")}}).sort(
+        [("created_at", -1), ("_id", -1)]).to_list(limit)
+
+
 async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any = ...,
-                     priority: str | None, before: Position | None,
-                     size: int) -> tuple[list[dict], bool]:
+                     priority: str | None, before: Position | None, size: int,
+                     tag: str | None = None) -> tuple[list[dict], bool]:
     """The agents' queue, most recently updated first. `assignee`: an id, None for
     unassigned, or ... (Ellipsis) for anyone."""
     query: dict = {}
+    if tag is not None:
+        query["tags"] = tag
     if statuses is not None:
         query["status"] = statuses[0] if len(statuses) == 1 else {"$in": statuses}
     if assignee is not ...:
@@ -52,6 +63,85 @@ async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any 
     if priority is not None:
         query["priority"] = priority
     return await newest_first(db.tickets, query, field="updated_at", before=before, size=size)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+SEARCHED_FIELDS = ("subject", "guest_name", "guest_email", "tags")
+# Tickets found through their messages, at most: the ones whose matching messages are newest.
+# (An $in of ids goes in one query; a phrase found in more conversations than this is too
+# common to page through anyway.)
+MESSAGE_HITS_MAX = 10_000
+SNIPPET_READ_MAX = 2_000  # matching messages read for a page's snippets (newest first)
+
+
+async def search_page(db: Database, *, text: str, before: Position | None,
+                      size: int) -> tuple[list[dict], dict, bool]:
+    """Tickets in which `text` appears, as a phrase, in the subject, the guest's name or
+    e-mail, a tag, or the body of a message or note; most recently updated first, older than
+    `before`. Returns the page, {ticket _id: its newest matching message} for the tickets of
+    the page found through a message, and whether an older page exists.
+
+    On a real MongoDB this reads the text indexes `tickets_search` and `messages_search`
+    (whole words, any case, no stemming: `default_language: none`) and merges the two in one
+    tickets query. The embedded engine has no text index: it scans both collections for the
+    phrase anywhere (any part of a word), with its regex characters escaped."""
+    messages_only = {"kind": {"$in": ["message", "note"]}}
+    if db.embedded:
+        phrase = {"$regex": re.escape(text), "$options": "i"}
+        in_ticket: dict = {"$or": [{name: phrase} for name in SEARCHED_FIELDS]}
+        in_message: dict = {"body": phrase, **messages_only}
+        hit_ids = (await db.messages.distinct("ticket_id", in_message))[:MESSAGE_HITS_MAX]
+    else:
+        # A phrase, so that every word must be there, next to each other; a text search
+        # string has no escape for a double quote, so quotes are left out of the phrase.
+        words = " ".join(text.replace('"', " ").split())
+        if not re.search(r"\w", words):
+            return [], {}, False  # no word for a text index to find
+        in_ticket = {"$text": {"$search": f'"{words}"'}}
+        in_message = {**in_ticket, **messages_only}
+        cursor = await db.messages.aggregate([
+            {"$match": in_message},
+            {"$group": {"_id": "$ticket_id", "last": {"$max": "$created_at"}}},
+            {"$sort": {"last": -1}},
+            {"$limit": MESSAGE_HITS_MAX},
+        ])
+        hit_ids = [doc["_id"] for doc in await cursor.to_list(None)]
+    query: dict = {"$or": [in_ticket, {"_id": {"$in": hit_ids}}]} if hit_ids else in_ticket
+    if before is not None:
+        query = {"$and": [query, older_than("updated_at", before)]}
+    docs = await db.tickets.find(query).sort([("updated_at", -1), ("_id", -1)]).to_list(size + 1)
+    page, hits = docs[:size], set(hit_ids)
+    found_in: dict = {}
+    wanted = [t["_id"] for t in page if t["_id"] in hits]
+    if wanted:
+        matching = await db.messages.find({"ticket_id": {"$in": wanted}, **in_message}).sort(
+            "created_at", -1).to_list(SNIPPET_READ_MAX)
+        for message in matching:
+            found_in.setdefault(message["ticket_id"], message)
+    return page, found_in, len(docs) > size
+
+
+# --- auto-assignment ----------------------------------------------------------------------
+
+HOLDING = ("open", "pending")  # the statuses in which a ticket takes a slot of its assignee
+
+
+async def waiting_unassigned(db: Database, *, limit: int) -> list[dict]:
+    """Open tickets nobody is assigned, oldest first: the next ones to assign."""
+    return await db.tickets.find({"status": "open", "assignee_id": None}).sort(
+        [("created_at", 1), ("_id", 1)]).to_list(limit)
+
+
+async def count_held(db: Database, *, assignee_id: ObjectId) -> int:
+    """The open and pending tickets assigned to this agent (upgrade of open counts)."""
+    return await db.tickets.count_documents({"assignee_id": assignee_id, "status": {"$in": list(HOLDING)}})
+
+
+async def tags_in_use(db: Database, *, limit: int) -> list[str]:
+    """Every tag on any ticket (read from the tags index on a real MongoDB), sorted."""
+    found = await db.tickets.distinct("tags")
+    return sorted(t for t in found if isinstance(t, str))[:limit]
 
 
 async def change(db: Database, *, ticket_id: ObjectId, version: int, at: datetime,
@@ -71,22 +161,38 @@ NOT_CLOSED = object()  # record_message's status: anything but closed
 async def record_message(
     db: Database, *, ticket_id: ObjectId, status: object, at: datetime, preview: str,
     by_guest: bool, new_status: str | None = None, waiting_until: datetime | None = None,
-    guest_id: str | None = None,
+    guest_id: str | None = None, joined_by: str | None = None, announcing: str | None = None,
 ) -> dict | None:
     """Take the next message numbers for a guest's or agent's message and move the ticket's
     activity fields, if the ticket's status is still `status` (or, with NOT_CLOSED, is not
-    closed) and, with `guest_id`, the ticket is that guest's; None otherwise.
+    closed), with `guest_id` the ticket is that guest's, and with `joined_by` that agent has
+    joined it already (said so to the guest); None otherwise.
 
     Times only ever move one way ($max, $min), so two messages committed in either order
     leave the same ticket: the first answer is the earliest one, the last message the
     latest. The preview is the last committed message's, which also took the higher seq.
-    (The agent of the first answer is named after it: claim_first_response.)"""
+    (The agent of the first answer is named after it: claim_first_response.)
+
+    `announcing`: an agent's first reply, by this agent id, who is not in `joined` yet (else
+    None: the caller reads again). One more number is taken, just below the message's, for
+    the line that tells the guest the agent joined, and the agent is added to `joined`."""
+    step = 2 if announcing else 1
     update: dict = {
-        "$inc": {"seq": 1, "guest_seq": 1, "version": 1},
+        "$inc": {"seq": step, "guest_seq": step, "version": 1},
         "$max": {"last_message_at": at, "updated_at": at},
         "$set": {"last_message_preview": preview},
     }
+    query: dict = {"_id": oid(ticket_id, "ticket_id"),
+                   "status": {"$ne": "closed"} if status is NOT_CLOSED else status}
+    if guest_id is not None:
+        query["guest_id"] = guest_id
+    if joined_by is not None:
+        query["joined"] = joined_by  # an array holding it
+    if announcing:
+        query["joined"] = {"$ne": announcing}
+        update["$push"] = {"joined": announcing}
     if by_guest:
+        update["$inc"]["guest_messages"] = 1  # the queue's unread counts
         update["$max"]["last_guest_message_at"] = at
         # The guest is waiting from their first unanswered message on.
         update["$min"] = {"waiting_since": at}
@@ -100,10 +206,6 @@ async def record_message(
         update["$max"]["last_agent_message_at"] = at
         update["$min"] = {"first_response_at": at}
         update["$unset"] = {"waiting_since": "", "escalate_at": ""}
-    query: dict = {"_id": oid(ticket_id, "ticket_id"),
-                   "status": {"$ne": "closed"} if status is NOT_CLOSED else status}
-    if guest_id is not None:
-        query["guest_id"] = guest_id
     return await db.tickets.find_one_and_update(query, update, return_document=AFTER)
 
 

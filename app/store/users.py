@@ -4,7 +4,10 @@ Fields: email (unique, lower-cased), name, role, password_hash (None until an in
 accepted), token_version, active, created_at, last_seen_at; password_reset and invitation
 ({token_hash, expires_at, ...}, only while a link is out); totp ({secret, enabled_at,
 last_step}) and totp_pending ({secret, created_at}) for two-factor sign-in, backup_codes
-(hashes). Callers pass ObjectIds and validated values; see app/store/__init__.py."""
+(hashes). Auto-assignment (issue 11): availability ("online" | "away", missing: online),
+capacity (the most open tickets assigned automatically; missing: DEFAULT_CAPACITY),
+open_count (the open and pending tickets assigned to them, kept by services/effects.py),
+last_assigned_at. Callers pass ObjectIds and validated values; see app/store/__init__.py."""
 
 from __future__ import annotations
 
@@ -85,6 +88,64 @@ async def count_active_admins(db: Database, *, excluding: ObjectId | None = None
     if excluding is not None:
         query["_id"] = {"$ne": excluding}
     return await db.users.count_documents(query)
+
+
+# --- auto-assignment ----------------------------------------------------------------------
+
+DEFAULT_CAPACITY = 5
+ROLES_ASSIGNED = ["agent", "admin"]
+
+
+def _available() -> dict:
+    return {"active": True, "role": {"$in": ROLES_ASSIGNED}, "availability": {"$ne": "away"}}
+
+
+async def available_ids(db: Database) -> list[ObjectId]:
+    """Active agents who have not set themselves away (connected or not)."""
+    found = await _every_by_name(db, _available(), {"_id": 1, "name": 1})
+    return [doc["_id"] for doc in found]
+
+
+async def reserve_slot(db: Database, *, candidates: list[ObjectId], at: datetime) -> dict | None:
+    """Take one open slot of the candidate who was assigned least recently among those
+    available with room (open_count below capacity), in one conditional update: it raises
+    their open_count and stamps last_assigned_at. None: nobody has room. However many
+    tickets ask at once, on however many processes, nobody is given more than capacity."""
+    if not candidates:
+        return None
+    has_room = {"$lt": [{"$ifNull": ["$open_count", 0]}, {"$ifNull": ["$capacity", DEFAULT_CAPACITY]}]}
+    return await db.users.find_one_and_update(
+        {"_id": {"$in": candidates}, **_available(), "$expr": has_room},
+        {"$inc": {"open_count": 1}, "$set": {"last_assigned_at": at}},
+        sort=[("last_assigned_at", 1), ("_id", 1)], return_document=AFTER)
+
+
+async def count_open(db: Database, *, user_id: ObjectId, delta: int) -> None:
+    """One more (1) or one fewer (-1) open ticket assigned to this agent; never below 0."""
+    query: dict = {"_id": user_id}
+    if delta < 0:
+        query["open_count"] = {"$gt": 0}
+    await db.users.update_one(query, {"$inc": {"open_count": delta}})
+
+
+async def correct_open_count(db: Database, *, user_id: ObjectId, seen: int, count: int) -> None:
+    """Set open_count to a count taken from the tickets, unless it moved from `seen`."""
+    await db.users.update_one({"_id": user_id, "open_count": seen}, {"$set": {"open_count": count}})
+
+
+async def set_availability(db: Database, *, user_id: ObjectId, availability: str) -> dict | None:
+    return await db.users.find_one_and_update(
+        {"_id": user_id}, {"$set": {"availability": availability}}, return_document=AFTER)
+
+
+async def without_open_count(db: Database, *, limit: int) -> list[dict]:
+    """Accounts from before open counts (upgrade)."""
+    return await db.users.find({"open_count": {"$exists": False}}, {"_id": 1}).to_list(limit)
+
+
+async def start_open_count(db: Database, *, user_id: ObjectId, count: int) -> None:
+    await db.users.update_one({"_id": user_id, "open_count": {"$exists": False}},
+                              {"$set": {"open_count": count}})
 
 
 # --- creating and editing -----------------------------------------------------------------

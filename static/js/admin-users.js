@@ -1,5 +1,5 @@
-// /admin/users: invite people, rename, change role, deactivate and reactivate, resend an
-// invitation, reset someone's two-factor sign-in.
+// /admin/users: invite people, rename, change role and capacity, deactivate and reactivate,
+// resend an invitation, reset someone's two-factor sign-in.
 import { api } from "./chat-core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -48,8 +48,17 @@ function row(user) {
     role.append(option);
   }
 
+  // The most open tickets auto-assignment gives them (ASSIGNMENT=round_robin).
+  const capacity = document.createElement("input");
+  capacity.className = "input input--number";
+  capacity.type = "number";
+  capacity.min = "0";
+  capacity.max = "100";
+  capacity.value = String(user.capacity);
+  capacity.setAttribute("aria-label", `Capacity of ${user.email} (open tickets, now ${user.open_count})`);
+
   const save = button("Save", () => act(`/api/admin/users/${user.id}`, "PATCH",
-    { name: name.value.trim(), role: role.value }));
+    { name: name.value.trim(), role: role.value, capacity: Number(capacity.value) }));
   const toggle = user.active
     ? button("Deactivate", () => act(`/api/admin/users/${user.id}/deactivate`, "POST"))
     : button("Reactivate", () => act(`/api/admin/users/${user.id}/reactivate`, "POST"));
@@ -77,7 +86,7 @@ function row(user) {
     });
     actions.push(" ", reset);
   }
-  tr.append(cell(name), cell(email), cell(role), cell(status), cell(twoFactor), cell(...actions));
+  tr.append(cell(name), cell(email), cell(role), cell(capacity), cell(status), cell(twoFactor), cell(...actions));
   return tr;
 }
 

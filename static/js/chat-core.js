@@ -469,12 +469,12 @@ function regroup(list) {
 // ---------------------------------------------------------------- composer
 
 /**
- * Wire a composer form: Enter sends, Shift+Enter makes a new line, typing is reported.
- * Returns {setEnabled(bool), focus(), clear()}.
+ * Wire a composer form: Enter (or Ctrl/Cmd+Enter) sends, Shift+Enter makes a new line,
+ * typing is reported. Returns {setEnabled(bool), focus()}.
  */
 export function bindComposer({ form, input, button, onSend, onInput }) {
   input.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key !== "Enter" || event.shiftKey || event.altKey) return;
     if (event.isComposing || event.keyCode === 229) return; // an IME is composing
     event.preventDefault();
     form.requestSubmit();
@@ -534,6 +534,7 @@ export class Conversation {
     this.generation = 0;
     this.ticketId = null;
     this.ticket = null;
+    this.typingNote = false;
     this.reset();
 
     this.scroller.addEventListener(
@@ -589,6 +590,7 @@ export class Conversation {
       if (this.ticketId !== ticketId) this.leaveQuietly(ticketId);
       return null;
     }
+    this.lastJoin = answer; // the page may read more of it (an agent's: who else is here)
     this.start(answer);
     this.updateTicket(answer.ticket);
     this.scrollToBottom();
@@ -1093,7 +1095,9 @@ export class Conversation {
 
   emitTyping(typing) {
     if (!this.ticketId || !this.socket.connected) return;
-    ask(this.socket, "typing", { ticket_id: this.ticketId, typing }).catch(() => {});
+    // An agent writing an internal note (typingNote): only the other agents hear of it.
+    const payload = { ticket_id: this.ticketId, typing, ...(this.typingNote ? { note: true } : {}) };
+    ask(this.socket, "typing", payload).catch(() => {});
   }
 
   /** A `typing` event from someone else. */

@@ -88,7 +88,7 @@ function renderItem(notification) {
   li.dataset.notificationId = notification.id;
   const link = document.createElement("a");
   link.className = "inbox__link";
-  link.href = notification.ticket_id ? `/dashboard?ticket=${encodeURIComponent(notification.ticket_id)}` : "/dashboard";
+  link.href = notification.ticket_id ? `/dashboard/tickets/${encodeURIComponent(notification.ticket_id)}` : "/dashboard";
   link.textContent = notification.text;
   link.addEventListener("click", () => {
     if (!notification.read) mark(notification, true);

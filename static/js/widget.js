@@ -443,7 +443,7 @@ startForm.addEventListener("submit", async (event) => {
 function contextOfPage() {
   const context = {
     ...(pageContext ?? { page_url: framed ? undefined : document.referrer || undefined }),
-    user_agent: navigator.userAgent.slice(0, 500),
+    user_agent: navigator.userAgent.slice(0, 400),
     locale: (navigator.language || "").slice(0, 35) || undefined,
   };
   try {
@@ -452,9 +452,15 @@ function contextOfPage() {
     /* no time zone known */
   }
   if (context.page_url && !/^https?:\/\//i.test(context.page_url)) delete context.page_url;
-  return context;
+  // What the server keeps of each (services/guest_context.py): longer values are left out.
+  const limits = { page_url: 2000, page_title: 200, user_agent: 400, timezone: 64, locale: 35 };
+  return Object.fromEntries(
+    Object.entries(context).filter(([key, value]) => value && value.length <= limits[key]),
+  );
 }
 
+
+// Enter in the first-message box submits too (Shift+Enter for a new line).
 firstMessageInput.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();

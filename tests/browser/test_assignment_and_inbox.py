@@ -50,7 +50,7 @@ async def test_assigning_from_the_dashboard_lights_the_assignees_bell_and_inbox(
 
     # following the notification opens the conversation on the dashboard
     await item.get_by_role("link").click()
-    await expect(admin_page).to_have_url(f"{live_server.url}/dashboard?ticket={guest.ticket_id}",
+    await expect(admin_page).to_have_url(f"{live_server.url}/dashboard/tickets/{guest.ticket_id}",
                                          timeout=WAIT_MS)
     await expect(admin_page.locator("#conversation-title")).to_have_text("Grace", timeout=WAIT_MS)
     await expect(admin_page.locator("#ticket-assignee")).to_have_value(admin["id"], timeout=WAIT_MS)

@@ -189,9 +189,11 @@ async def test_guest_and_agent_chat_live_until_the_agent_closes_the_ticket(
         1
     )
 
-    # The agent closes the ticket; the guest can no longer write.
+    # The agent closes the ticket (after the five seconds to undo it); the guest can no
+    # longer write.
     await agent.locator("#close-ticket").click()
-    await expect(guest.locator("#closed-note")).to_be_visible(timeout=WAIT_MS)
+    await expect(agent.locator("#undo-bar")).to_be_visible()
+    await expect(guest.locator("#closed-note")).to_be_visible(timeout=3 * WAIT_MS)
     await expect(guest.locator("#closed-note")).to_have_text("This conversation has been closed.")
     await expect(guest.locator("#message-input")).to_be_disabled()
     await expect(guest.locator("#send-button")).to_be_disabled()
@@ -372,8 +374,8 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     await ann_row.click()
     await expect(messages_from(agent, "guest")).to_have_text(["Question one."], timeout=WAIT_MS)
     await expect(ann_row).to_have_attribute("aria-current", "true")
-    # Agents number every line of the ticket (here: the guest's question, "Alan joined").
-    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "2")
+    # Opening it tells the guest nothing: the one line is the guest's question.
+    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "1")
 
     # Activity on a ticket that is not open marks its row.
     ben = await pages.open()
@@ -397,8 +399,8 @@ async def test_dashboard_catches_up_after_a_lost_connection_and_marks_new_activi
     await expect(messages_from(agent, "guest")).to_have_text(
         ["Question one.", "Hello? Anyone?"], timeout=WAIT_MS
     )
-    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "3")
-    assert [request["after"] for request in sent.history()] == [2]
+    await expect(agent.locator("#messages")).to_have_attribute("data-watermark", "2")
+    assert [request["after"] for request in sent.history()] == [1]
     await expect(agent.locator("#queue [data-ticket-id]").filter(has_text="Cy")).to_have_count(
         1, timeout=WAIT_MS
     )
@@ -434,14 +436,23 @@ def on_insert_of(body: str):
     )
 
 
+async def first_reply(tab, guest) -> None:
+    """The agent's first reply, which takes two numbers: 2 for the line telling the guest
+    who joined, 3 for the reply itself. The tests below number from there."""
+    answer = await tab.call("message:send", {
+        "ticket_id": guest.ticket_id, "body": "Hi, I am on it.", "client_msg_id": "r-0"})
+    assert answer["ok"] and answer["message"]["seq"] == 3, answer
+
+
 async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_guest_page(
     pages, live_server, guest, connect, agent_session
 ):
-    page, sent = await open_widget_as(pages, live_server, guest)
-    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
     # Two tabs of one agent (one socket's sends are handled one at a time).
     first_tab = await connect(cookie_header(agent_session))
     second_tab = await connect(cookie_header(agent_session))
+    await first_reply(first_tab, guest)
+    page, sent = await open_widget_as(pages, live_server, guest)
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")
 
     # The first reply's write is held in the database while the second is stored and sent.
     held = gate(live_server.ctx.db, on_insert_of("Let me look that up."))
@@ -455,24 +466,24 @@ async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_g
         })
         assert answer["ok"], answer
 
-        # The guest sees number 3 with 2 missing, asks for what follows 1, and gets 3 again:
-        # number 2 is not there yet, which is a reason to wait, not to give up on it.
+        # The guest sees number 5 with 4 missing, asks for what follows 3, and gets 5 again:
+        # number 4 is not there yet, which is a reason to wait, not to give up on it.
         await expect(messages_from(page, "agent")).to_have_text(
-            ["Found it: it ships today."], timeout=WAIT_MS
+            ["Hi, I am on it.", "Found it: it ships today."], timeout=WAIT_MS
         )
         await eventually(lambda: len(sent.history()) == 1)
-        assert sent.history()[0]["after"] == 1
-        await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
+        assert sent.history()[0]["after"] == 3
+        await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")
     finally:
         held.open()
     assert (await first)["ok"]
 
     # The late one arrives and goes in above the later one; nothing is missing.
     await expect(messages_from(page, "agent")).to_have_text(
-        ["Let me look that up.", "Found it: it ships today."], timeout=WAIT_MS
+        ["Hi, I am on it.", "Let me look that up.", "Found it: it ships today."], timeout=WAIT_MS
     )
-    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")
-    assert await shown_numbers(page) == [1, 2, 3]
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "5")
+    assert await shown_numbers(page) == [1, 2, 3, 4, 5]
     assert len(sent.history()) == 1
     assert pages.errors == []
 
@@ -481,15 +492,16 @@ async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_g
 async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_about_once(
     pages, live_server, guest, agent_socket
 ):
+    await first_reply(agent_socket, guest)
     page, sent = await open_widget_as(pages, live_server, guest)
-    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "1")
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")
 
     async def lose_once(op) -> None:
         if on_insert_of("This reply is lost.")(op):
             live_server.ctx.db.client.hooks.remove(lose_once)
             raise NetworkTimeout("the write timed out")
 
-    # The reply takes number 2, then its write fails: number 2 stays a hole forever.
+    # The reply takes number 4, then its write fails: number 4 stays a hole forever.
     live_server.ctx.db.client.hooks.append(lose_once)
     lost = await agent_socket.call("message:send", {
         "ticket_id": guest.ticket_id, "body": "This reply is lost.", "client_msg_id": "lost",
@@ -498,30 +510,31 @@ async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_a
     reply = {"ticket_id": guest.ticket_id, "body": "Sorry, here I am.", "client_msg_id": "r-3"}
     assert (await agent_socket.call("message:send", reply))["ok"]
 
-    # The guest shows number 3 at once; the watermark passes the hole a few seconds later,
+    # The guest shows number 5 at once; the watermark passes the hole a few seconds later,
     # after one history answer without it.
-    await expect(messages_from(page, "agent")).to_have_text(["Sorry, here I am."], timeout=WAIT_MS)
-    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3", timeout=2 * WAIT_MS)
-    assert [request["after"] for request in sent.history()] == [1]
+    await expect(messages_from(page, "agent")).to_have_text(["Hi, I am on it.", "Sorry, here I am."],
+                                                            timeout=WAIT_MS)
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "5", timeout=2 * WAIT_MS)
+    assert [request["after"] for request in sent.history()] == [3]
 
     # Later messages are complete as they arrive, and nothing asks again.
     reply = {"ticket_id": guest.ticket_id, "body": "Your parcel ships today.", "client_msg_id": "r-4"}
     assert (await agent_socket.call("message:send", reply))["ok"]
     await expect(messages_from(page, "agent")).to_have_text(
-        ["Sorry, here I am.", "Your parcel ships today."], timeout=WAIT_MS
+        ["Hi, I am on it.", "Sorry, here I am.", "Your parcel ships today."], timeout=WAIT_MS
     )
-    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "4")
+    await expect(page.locator("#messages")).to_have_attribute("data-watermark", "6")
     await asyncio.sleep(1)
     assert len(sent.history()) == 1
-    assert await shown_numbers(page) == [1, 3, 4]
+    assert await shown_numbers(page) == [1, 2, 3, 5, 6]
 
     # Opened afresh, the widget finds the hole inside its first page: the server's answer
-    # already says number 2 is missing, so it waits out the hole without asking.
+    # already says number 4 is missing, so it waits out the hole without asking.
     again, sent_again = await open_widget_as(pages, live_server, guest)
     await expect(messages_from(again, "agent")).to_have_text(
-        ["Sorry, here I am.", "Your parcel ships today."]
+        ["Hi, I am on it.", "Sorry, here I am.", "Your parcel ships today."]
     )
-    await expect(again.locator("#messages")).to_have_attribute("data-watermark", "4", timeout=2 * WAIT_MS)
+    await expect(again.locator("#messages")).to_have_attribute("data-watermark", "6", timeout=2 * WAIT_MS)
     assert sent_again.history() == []
     assert pages.errors == []
 

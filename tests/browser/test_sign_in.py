@@ -191,7 +191,7 @@ async def test_admins_invite_resend_and_reset_two_factor_from_the_accounts_page(
     await check(page, "admin-users")
     await alan.get_by_role("button", name="Reset two-factor").click()
     await alan.get_by_role("button", name="Confirm: reset two-factor").click()
-    await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(4)).to_have_text("off",
+    await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(5)).to_have_text("off",
                                                                                                  timeout=WAIT_MS)
     assert pages.errors == [] and pages.dialogs == []
 

@@ -47,7 +47,8 @@ async def test_a_note_from_the_dashboard_reaches_agents_only(pages, live_server,
     await expect(note).to_contain_text("Internal note")
     assert "msg--note" in (await note.get_attribute("class"))
 
-    await agent.locator("#note-toggle").click()
+    # a note is a one-off: the box is back to replying
+    await expect(agent.locator("#note-toggle")).to_have_attribute("aria-pressed", "false")
     await agent.locator("#reply-input").fill("We are on it")
     await agent.locator("#reply-input").press("Enter")
     await expect(messages_from(guest, "agent")).to_have_text(["We are on it"], timeout=WAIT_MS)

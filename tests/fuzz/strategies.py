@@ -25,8 +25,9 @@ FUZZ = settings(deadline=None, database=None, phases=(Phase.explicit, Phase.gene
 # Field names the routes and events read, so that generated objects hit real code paths.
 FIELDS = ("ticket_id", "body", "client_msg_id", "before", "after", "limit", "typing", "status",
           "priority", "assignee_id", "tags", "email", "password", "name", "message", "role",
-          "old_password", "new_password", "token", "active", "subject")
-QUERY_NAMES = ("limit", "before", "after", "status", "assignee", "priority", "unread", "from", "to",
+          "old_password", "new_password", "token", "active", "subject", "add_tags", "remove_tags",
+          "context", "availability", "capacity", "shortcut", "title", "scope", "note")
+QUERY_NAMES = ("limit", "before", "after", "status", "assignee", "priority", "unread", "from", "to", "q", "tag",
                "actor", "action", "entity_type", "entity_id", "format", "next", "token", "EIO",
                "transport", "sid", "t")
 CONTENT_TYPES = (None, "application/json", "application/json; charset=utf-8", "application/json; charset=UTF8",

@@ -23,6 +23,13 @@ async def test_dashboard_needs_a_signed_in_agent(http, agent_session, guest):
     assert status == 200 and "Alan Agent" in html
 
 
+async def test_a_ticket_has_an_address_of_its_own_on_the_dashboard(http, agent_session, guest):
+    path = f"/dashboard/tickets/{guest.ticket_id}"
+    assert (await fetch(http(), path))[:2] == (302, f"/login?next={path}")
+    status, _, html = await fetch(agent_session, path)
+    assert status == 200 and 'id="dashboard"' in html
+
+
 @pytest.mark.parametrize("target,expected", [
     ("/dashboard", "/dashboard"),
     ("/admin/users?x=1", "/admin/users?x=1"),

@@ -45,8 +45,11 @@ async def test_an_admin_exports_everything_held_about_a_guest_by_email(
     assert exported["guest"] == {"names": ["Grace G.", "Grace Guest"], "emails": ["grace@example.com"]}
     assert [t["id"] for t in exported["tickets"]] == [first.ticket_id, second.ticket_id]
     bodies = [m["body"] for m in exported["tickets"][0]["messages"]]
-    assert bodies == ["My address is 1 Elm Street.", "We will ship to Elm Street.", "Grace sounds upset"]
-    assert [m["kind"] for m in exported["tickets"][0]["messages"]] == ["message", "message", "note"]
+    # The agent's first reply comes with the line that told Grace who joined.
+    assert bodies == ["My address is 1 Elm Street.", "Alan Agent from support joined",
+                      "We will ship to Elm Street.", "Grace sounds upset"]
+    assert [m["kind"] for m in exported["tickets"][0]["messages"]] == ["message", "system", "message",
+                                                                       "note"]
     assert exported["tickets"][1]["messages"][0]["body"] == "Another question"
     actions = sorted(e["action"] for e in exported["audit_events"])
     assert actions == ["note.create", "ticket.create", "ticket.create"]

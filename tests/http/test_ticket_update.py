@@ -32,13 +32,14 @@ async def test_an_agent_sets_priority_status_and_assignee_and_everyone_is_told(
     assert (ticket["priority"], ticket["assignee_id"], ticket["status"]) == ("high", admin["id"], "pending")
     assert await bodies(live_server, guest.ticket_id) == [
         "Alan Agent assigned this to Ada Admin",
+        "Ada Admin from support joined",
         "Alan Agent set priority to high",
         "Alan Agent marked this pending",
     ]
-    # the status line reaches the guest (triage lines are for agents: see below), and
-    # ticket:updated reaches the room and every agent
+    # the guest is told who joined, in plain words (triage and status wording are for agents:
+    # see below), and ticket:updated reaches the room and every agent
     lines = await guest_socket.wait_for("message:new", where=lambda m: m["kind"] == "system")
-    assert [m["body"] for m in lines] == ["Alan Agent marked this pending"]
+    assert [m["body"] for m in lines] == ["Ada Admin from support joined"]
     updates = await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
     assert updates[-1]["priority"] == "high" and updates[-1]["assignee_id"] == admin["id"]
     await guest_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
@@ -63,8 +64,11 @@ async def test_setting_the_same_values_again_changes_and_says_nothing(guest, age
 async def test_unassigning_and_assigning_oneself_are_said_plainly(guest, agent, admin, agent_session, live_server):
     await patch(agent_session, guest.ticket_id, {"assignee_id": agent["id"]})
     await patch(agent_session, guest.ticket_id, {"assignee_id": None})
+    await patch(agent_session, guest.ticket_id, {"assignee_id": agent["id"]})
+    # the guest is told once that Alan joined, however often he is assigned
     assert await bodies(live_server, guest.ticket_id) == [
-        "Alan Agent assigned this to themselves", "Alan Agent unassigned Alan Agent"]
+        "Alan Agent assigned this to themselves", "Alan Agent from support joined",
+        "Alan Agent unassigned Alan Agent", "Alan Agent assigned this to themselves"]
 
 
 async def test_closing_through_patch_is_the_same_as_ticket_close(guest, guest_socket, agent_session, live_server):
@@ -186,16 +190,16 @@ async def test_triage_lines_reach_agents_but_never_the_guest(
     assert [m["body"] for m in staff_lines] == [
         "Alan Agent assigned this to Ada Admin", "Alan Agent set priority to urgent",
         "Alan Agent marked this pending"]
-    await guest_socket.wait_for("message:new", where=lambda m: m["body"] == "Alan Agent marked this pending")
+    await guest_socket.wait_for("message:new", where=lambda m: m["body"] == "Ada Admin from support joined")
     seen = [m["body"] for m in guest_socket.received("message:new")]
-    assert not any("priority" in b or "assigned" in b for b in seen)
+    assert not any("priority" in b or "assigned" in b or "pending" in b for b in seen)
     history = await guest_socket.call("messages:history", {"ticket_id": guest.ticket_id})
     async with guest.session.get(f"/api/tickets/{guest.ticket_id}/messages") as resp:
         over_http = (await resp.json())["messages"]
     for page in (history["messages"], over_http):
         bodies = [m["body"] for m in page]
-        assert "Alan Agent marked this pending" in bodies
-        assert not any("priority" in b or "assigned" in b for b in bodies)
+        assert "Ada Admin from support joined" in bodies
+        assert not any("priority" in b or "assigned" in b or "pending" in b for b in bodies)
     agent_history = await agent_socket.call("messages:history", {"ticket_id": guest.ticket_id})
     assert "Alan Agent set priority to urgent" in [m["body"] for m in agent_history["messages"]]
 
@@ -221,3 +225,17 @@ async def test_guests_get_the_ticket_without_the_teams_triage_fields(
     staff = await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "pending")
     assert staff[-1]["priority"] == "urgent" and staff[-1]["assignee_id"] == admin["id"]
     assert all(TRIAGE_FIELDS <= set(t) for t in agent_socket.received("ticket:updated"))
+
+
+async def test_an_assigned_agent_is_announced_once_and_not_again_at_their_first_reply(
+        guest, guest_socket, agent, agent_session, agent_socket, live_server):
+    await guest_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
+    await patch(agent_session, guest.ticket_id, {"assignee_id": agent["id"]})
+    reply = await agent_socket.call("message:send", {"ticket_id": guest.ticket_id, "body": "On it",
+                                                     "client_msg_id": "first"})
+    assert reply["ok"]
+    got = await guest_socket.wait_for("message:new", where=lambda m: m["body"] == "On it")
+    told = [m["body"] for m in guest_socket.received("message:new")]
+    assert told == ["Alan Agent from support joined", "On it"]
+    # the guest's numbering has no hole: the reply took one number, not two
+    assert got[0]["seq"] == 3

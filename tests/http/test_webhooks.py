@@ -119,17 +119,19 @@ async def test_notes_and_internal_lines_reach_only_a_hook_that_asked_for_them(
                                   json={"body": "Refund is on its way.", "client_msg_id": "m1"}) as resp:
         assert resp.status == 201
 
-    # The notes hook: the note, the internal priority line, the reply, and ticket.updated.
-    await receiver.wait_for(4, where=lambda r: r.path.endswith("?notes"))
-    await receiver.wait_for(2, where=lambda r: r.path.endswith("?plain"))
+    # The notes hook: the note, the internal priority line, the join line, the reply, and
+    # ticket.updated; the plain one: the join line, the reply and ticket.updated.
+    await receiver.wait_for(5, where=lambda r: r.path.endswith("?notes"))
+    await receiver.wait_for(3, where=lambda r: r.path.endswith("?plain"))
     await _settled(live_server)
     by_hook = {name: [r.body for r in receiver.requests if r.path.endswith(f"?{name}")]
                for name in ("plain", "notes")}
     plain_messages = [b["data"]["message"] for b in by_hook["plain"] if b["event"] == "message.created"]
     note_messages = [b["data"]["message"] for b in by_hook["notes"] if b["event"] == "message.created"]
-    assert [m["body"] for m in plain_messages] == ["Refund is on its way."]
+    assert [m["body"] for m in plain_messages] == ["Alan Agent from support joined", "Refund is on its way."]
     assert sorted(m["body"] for m in note_messages) == sorted([
-        "VIP customer, refund fast", "Alan Agent set priority to urgent", "Refund is on its way."])
+        "VIP customer, refund fast", "Alan Agent set priority to urgent",
+        "Alan Agent from support joined", "Refund is on its way."])
     assert "VIP customer" not in str(by_hook["plain"]) and "set priority" not in str(by_hook["plain"])
     updated = [b for b in by_hook["plain"] if b["event"] == "ticket.updated"]
     assert updated[0]["data"]["changes"] == {"priority": {"before": "normal", "after": "urgent"}}

@@ -31,15 +31,16 @@ async def test_guest_and_agent_converse_in_the_ticket_room(guest, guest_socket, 
 
     agent_joined = await agent_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
     assert agent_joined["ok"] is True
-    announced = await guest_socket.wait_for("message:new")
-    assert announced[0]["kind"] == "system"
-    assert announced[0]["body"] == "Alan Agent joined the conversation"
 
     answer = await agent_socket.call(
         "message:send", {"ticket_id": guest.ticket_id, "body": "  On its way!  ", "client_msg_id": "a-1"}
     )
     assert answer["ok"] is True
     message = answer["message"]
+    # the agent's first reply is announced to the guest, in a line numbered just before it
+    announced = await guest_socket.wait_for("message:new", where=lambda m: m["kind"] == "system")
+    assert [m["body"] for m in announced] == ["Alan Agent from support joined"]
+    assert announced[0]["seq"] == message["seq"] - 1
     assert set(message) == {"id", "ticket_id", "kind", "sender_role", "sender_name", "body",
                             "client_msg_id", "created_at", "seq", "cursor"}
     assert (message["body"], message["sender_role"], message["sender_name"]) == (
@@ -201,7 +202,6 @@ class FailingWrites:
 async def test_failed_database_write_answers_internal_and_the_room_sees_nothing(
         guest, guest_socket, agent_socket, live_server, monkeypatch):
     await agent_socket.call("ticket:join", {"ticket_id": guest.ticket_id})
-    await agent_socket.wait_for("message:new")  # its own join line
     before = len(agent_socket.received("message:new"))
     monkeypatch.setattr(live_server.ctx.db, "messages", FailingWrites(live_server.ctx.db.messages))
     answer = await guest_socket.call(
@@ -240,14 +240,21 @@ async def test_guest_cannot_close_a_ticket(guest, guest_socket):
     assert answer["ok"] is False and answer["error"]["code"] == "forbidden"
 
 
-async def test_agent_join_line_is_not_repeated_when_the_agent_reconnects(
+async def test_opening_a_conversation_tells_the_guest_nothing_and_a_first_reply_is_announced_once(
         guest, connect, agent_session, live_server):
-    for _ in range(3):
+    for round in range(3):
         sock = await connect(cookie_header(agent_session))
         assert (await sock.call("ticket:join", {"ticket_id": guest.ticket_id}))["ok"]
+        if round:  # opened once without a word, then replies after each reconnect
+            sent = await sock.call("message:send", {"ticket_id": guest.ticket_id, "body": f"Reply {round}",
+                                                    "client_msg_id": f"r-{round}"})
+            assert sent["ok"]
         await sock.sio.disconnect()
-    system = [m for m in await stored_messages(live_server, guest.ticket_id) if m["kind"] == "system"]
-    assert [m["body"] for m in system] == ["Alan Agent joined the conversation"]
+    stored = sorted(await stored_messages(live_server, guest.ticket_id), key=lambda m: m["seq"])
+    assert [(m["kind"], m["body"]) for m in stored] == [
+        ("message", "Hello, my order is late."), ("system", "Alan Agent from support joined"),
+        ("message", "Reply 1"), ("message", "Reply 2")]
+    assert [m["guest_seq"] for m in stored] == [1, 2, 3, 4]
 
 
 async def test_typing_reaches_the_others_in_the_room_but_not_the_sender(guest, guest_socket, agent_socket):

@@ -15,6 +15,7 @@ from app.store import audit as stored_audit
 from app.store import jobs as stored_jobs
 from app.store import messages as stored_messages
 from app.store import tickets as stored_tickets
+from app.store import users as stored_users
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
@@ -210,6 +211,65 @@ async def test_recording_a_message_takes_numbers_only_while_the_status_is_as_rea
     line = await stored_tickets.take_seq(database, ticket_id=ticket["_id"], guest_visible=True,
                                          unless_closed=False)
     assert (line["seq"], line["guest_seq"]) == (3, 3)
+
+
+async def test_a_first_reply_takes_a_number_for_the_joined_line_once_per_agent(database):
+    ticket = await _ticket(database, joined=[])
+    first = await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="hi", by_guest=False,
+        announcing="a1")
+    assert (first["seq"], first["guest_seq"], first["joined"]) == (3, 3, ["a1"])
+    assert await stored_tickets.record_message(
+        database, ticket_id=ticket["_id"], status="open", at=T0, preview="hi", by_guest=False,
+        announcing="a1") is None  # announced already: the caller reads again
+
+
+async def test_search_finds_a_phrase_in_ticket_fields_and_messages_newest_first(database):
+    old = await _ticket(database, subject="Broken blender", guest_name="Ann", tags=["warranty"],
+                        updated_at=T0)
+    new = await _ticket(database, subject="Invoice", guest_name="Bob", guest_email="bob@example.com",
+                        updated_at=T0 + timedelta(minutes=1))
+    other = await _ticket(database, subject="Nothing", guest_name="Cy", updated_at=T0 + timedelta(minutes=2))
+    await database.messages.insert_many([
+        {"ticket_id": new["_id"], "kind": "message", "seq": 2, "created_at": T0,
+         "body": "The price is $5.00 (approx.) with the blender"},
+        {"ticket_id": other["_id"], "kind": "system", "seq": 2, "created_at": T0, "body": "blender line"},
+    ])
+
+    page, found_in, more = await stored_tickets.search_page(database, text="blender", before=None, size=10)
+    assert [t["_id"] for t in page] == [new["_id"], old["_id"]] and not more
+    assert found_in[new["_id"]]["body"].startswith("The price") and old["_id"] not in found_in
+    page, _, more = await stored_tickets.search_page(database, text="blender", before=None, size=1)
+    assert [t["_id"] for t in page] == [new["_id"]] and more
+    page, _, _ = await stored_tickets.search_page(
+        database, text="blender", before=(page[0]["updated_at"], page[0]["_id"]), size=1)
+    assert [t["_id"] for t in page] == [old["_id"]]
+    for text, expected in (("$5.00 (approx", [new["_id"]]), ("bob@example.com", [new["_id"]]),
+                           ("WARRANTY", [old["_id"]]), (".*", []), ('{"$ne": 1}', [])):
+        page, _, _ = await stored_tickets.search_page(database, text=text, before=None, size=10)
+        assert [t["_id"] for t in page] == expected, text
+
+
+async def test_a_slot_goes_to_the_least_recently_assigned_agent_with_room(database):
+    ids = [ObjectId() for _ in range(5)]
+    await database.users.insert_many([{**user, "email": f"a{n}@example.com"} for n, user in enumerate([
+        {"_id": ids[0], "active": True, "role": "agent", "open_count": 2, "capacity": 2},  # full
+        {"_id": ids[1], "active": True, "role": "agent", "open_count": 0, "last_assigned_at": T0},
+        {"_id": ids[2], "active": True, "role": "admin"},  # never assigned, default capacity
+        {"_id": ids[3], "active": True, "role": "agent", "availability": "away"},
+        {"_id": ids[4], "active": False, "role": "agent"},
+    ])])
+    first = await stored_users.reserve_slot(database, candidates=ids, at=T0 + timedelta(hours=1))
+    assert first["_id"] == ids[2] and first["open_count"] == 1
+    second = await stored_users.reserve_slot(database, candidates=ids, at=T0 + timedelta(hours=2))
+    assert second["_id"] == ids[1]
+    assert (await stored_users.reserve_slot(database, candidates=[ids[0], ids[3], ids[4]], at=T0)) is None
+    await database.users.update_one({"_id": ids[1]}, {"$set": {"capacity": 1}})
+    third = await stored_users.reserve_slot(database, candidates=ids[:2], at=T0)
+    assert third is None  # ids[1] has 1 of 1 now
+    await stored_users.count_open(database, user_id=ids[1], delta=-1)
+    await stored_users.count_open(database, user_id=ids[1], delta=-1)  # never below 0
+    assert (await database.users.find_one({"_id": ids[1]}))["open_count"] == 0
 
 
 async def test_history_pages_by_number_oldest_first(database):

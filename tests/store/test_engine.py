@@ -84,6 +84,28 @@ def test_mongomock_is_the_version_the_lookups_were_written_against():
     for name in ("_iter_documents", "_ensure_uniques", "_store"):
         assert hasattr(collection, name), name
     assert hasattr(collection._store, "indexes") and hasattr(collection._store, "documents")
+    # a limited find takes its first copies from the cursor's generator
+    assert callable(collection.find()._factory)
+    # $in and $nin are replaced in the filterer's operator map (engine._fast_in)
+    assert engine.filtering._filterer_inst._operator_map["$in"] is engine._fast_in
+
+
+async def test_in_a_long_list_answers_as_mongomock_does(embedded):
+    ids = [ObjectId() for _ in range(40)]
+    await embedded.tickets.insert_many([
+        {"_id": ids[0], "tags": ["a", "b"]}, {"_id": ids[1], "tags": "b"}, {"_id": ids[2]},
+        {"_id": ids[3], "tags": [["nested"]]}, {"_id": ids[4], "tags": 7}, {"_id": ids[5], "tags": None}])
+    long_ids = ids[:2] + [ObjectId() for _ in range(30)]
+    found = await embedded.tickets.find({"_id": {"$in": long_ids}}).to_list(None)
+    assert sorted(d["_id"] for d in found) == sorted(ids[:2])
+    values = ["b", 7] + [f"x{n}" for n in range(20)]
+    found = await embedded.tickets.find({"tags": {"$in": values}}).to_list(None)
+    assert sorted(d["_id"] for d in found) == sorted([ids[0], ids[1], ids[4]])
+    found = await embedded.tickets.find({"tags": {"$nin": values}}).to_list(None)
+    assert sorted(d["_id"] for d in found) == sorted([ids[2], ids[3], ids[5]])
+    with_none = [None] + values  # not plain: mongomock's own way (a missing field matches None)
+    found = await embedded.tickets.find({"tags": {"$in": with_none}}).to_list(None)
+    assert sorted(d["_id"] for d in found) == sorted([ids[0], ids[1], ids[2], ids[4], ids[5]])
 
 
 async def test_lookups_by_id_and_by_unique_key_do_not_scan_the_collection(embedded, monkeypatch):
@@ -109,3 +131,16 @@ async def test_lookups_by_id_and_by_unique_key_do_not_scan_the_collection(embedd
     await embedded.messages.insert_one(
         {"ticket_id": ObjectId(), "seq": 1, "sender_id": "g", "client_msg_id": "new"})
     assert calls["n"] < 20, f"{calls['n']} documents examined: the lookups fell back to scanning"
+
+
+async def test_distinct_flattens_lists_and_keeps_what_mongomock_keeps(embedded):
+    ids = [ObjectId(), ObjectId()]
+    await embedded.messages.insert_many([
+        {"ticket_id": ids[0], "tags": ["a", "b"], "kind": "message"},
+        {"ticket_id": ids[1], "tags": "a", "kind": "note"},
+        {"ticket_id": ids[0], "kind": "system"}])
+    assert sorted(await embedded.messages.distinct("ticket_id")) == sorted(ids)
+    assert await embedded.messages.distinct("ticket_id", {"kind": "note"}) == [ids[1]]
+    assert sorted(await embedded.messages.distinct("tags")) == ["a", "b"]
+    await embedded.messages.insert_one({"tags": [None, {"x": 1}]})  # not plain: mongomock's way
+    assert len(await embedded.messages.distinct("tags")) == 4
