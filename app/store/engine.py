@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -654,7 +655,7 @@ def _project(doc: dict, projection: dict | None) -> dict:
 # sorts the copies and only then applies skip and limit: a page of 50 audit events out of
 # 100,000 copied all 100,000 and sorted them with a comparison written in Python. Here a
 # filter made of the plain shapes the store uses (fields compared with scalars through $eq
-# $ne $in $nin $exists $gt $gte $lt $lte, joined by $and and $or) becomes a Python predicate
+# $ne $in $nin $exists $gt $gte $lt $lte $regex, joined by $and and $or) becomes a Python predicate
 # once, run on the stored documents themselves; the matches are ordered by keys Python
 # compares natively (one type per sort field, checked) with a stable sort, as mongomock's
 # is, which is close to linear on documents stored in time order; and only the documents of
@@ -756,9 +757,28 @@ def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
     raise _NotHandled(op)
 
 
+def _regex_test(condition: dict) -> Callable[[Any], bool]:
+    """{"$regex": text, "$options": "imxs"} as mongomock applies it to a scalar: text values
+    that the pattern finds something in."""
+    pattern, options = condition.get("$regex"), condition.get("$options", "")
+    if set(condition) - {"$regex", "$options"} or type(pattern) is not str or type(options) is not str:
+        raise _NotHandled("$regex")
+    flags = 0
+    for option in options:
+        if option in "imxs":
+            flags |= getattr(re, option.upper())
+    try:
+        compiled = re.compile(pattern, flags)
+    except re.error:
+        raise _NotHandled("$regex") from None
+    return lambda v: type(v) is str and compiled.search(v) is not None
+
+
 def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
     get = _getter(_path(field))
-    if type(condition) is dict:
+    if type(condition) is dict and ("$regex" in condition or "$options" in condition):
+        checks, negative = [_regex_test(condition)], False
+    elif type(condition) is dict:
         if not condition or not all(isinstance(k, str) and k.startswith("$") for k in condition):
             raise _NotHandled(field)  # a sub-document compared whole
         checks = [_operator_test(op, operand) for op, operand in condition.items()]
