@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from . import cursors
+from . import cursors, useragent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -109,6 +109,7 @@ def session(doc: dict, *, current_id: str | None) -> dict:
         "expires_at": iso(doc["expires_at"]),
         "ip": doc.get("ip"),
         "user_agent": doc.get("user_agent"),
+        "client": useragent.short(doc.get("user_agent")),
     }
 
 
@@ -123,6 +124,18 @@ def notification(doc: dict) -> dict:
         "created_at": iso(doc["created_at"]),
         "cursor": cursors.encode(doc["created_at"], doc["_id"]),
     }
+
+
+def person_choice(doc: dict) -> dict:
+    """An account as the audit page's person filter suggests it (admins only)."""
+    return {"id": str(doc["_id"]), "name": doc["name"], "email": doc["email"], "role": doc["role"],
+            "active": doc.get("active", True)}
+
+
+def ticket_choice(doc: dict) -> dict:
+    """A ticket as the audit page's ticket filter suggests it."""
+    return {"id": str(doc["_id"]), "subject": doc.get("subject", ""), "guest_name": doc.get("guest_name", ""),
+            "status": doc.get("status"), "created_at": iso(doc.get("created_at"))}
 
 
 def agent_option(doc: dict) -> dict:
