@@ -228,7 +228,7 @@ class Client:
 
 
 SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "notification:new", "notification:count",
-                 "notification:updated")
+                 "notification:updated", "audit:new")
 
 
 @pytest.fixture

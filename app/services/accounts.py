@@ -336,6 +336,10 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
         raise NotFound("This account does not exist.")
     if updated["role"] != "admin":
         await _undo_if_no_admin_left(ctx, user)
+    if updated["role"] != user["role"]:
+        # Live sockets keep the role of their handshake (the admins room, the audit events):
+        # they reconnect with the new one.
+        await presence.disconnect_user(ctx, user_id=str(user["_id"]))
     if _public(updated) != _public(user):
         await audit.record(ctx, actor=identity, action="user.update", entity=("user", user["_id"]),
                            before=_public(user), after=_public(updated))

@@ -203,6 +203,7 @@ async def record(
         return
     error = await _write(ctx, event, attempts=IMMEDIATE_RETRIES)
     if error is None:
+        announce(ctx, event)
         return
     ctx.audit_backlog.append(Waiting(event, refusals=1 if isinstance(error, _REFUSED) else 0))
     log.error("AUDIT WRITE FAILED, kept for retry (%d waiting): %s", len(ctx.audit_backlog), _line(event))
@@ -300,6 +301,7 @@ async def drain_backlog(ctx: Ctx) -> int:
         if error is None:
             ctx.audit_backlog.popleft()
             written += 1
+            announce(ctx, waiting.event)
             continue
         if not isinstance(error, _REFUSED):
             break
@@ -337,6 +339,29 @@ async def flush_at_shutdown(ctx: Ctx) -> None:
 
 def _line(event: dict) -> str:
     return json.dumps(event, default=str, sort_keys=True)
+
+
+# --- live: admins watching the audit page see each event as it is stored --------------------
+
+
+def announce(ctx: Ctx, event: dict) -> asyncio.Task | None:
+    """Tell the admins' sockets about an event just stored (`audit:new`, the same row the
+    page shows). In the background: the audited action neither waits for it nor fails with
+    it. Skipped when no admin can be listening (one process, no admin socket)."""
+    if not ctx.events.admins_listening():
+        return None
+
+    async def tell() -> None:
+        try:
+            names = await resolve_names(ctx, [event])
+            await ctx.events.audit_new(row(event, names))
+        except Exception as exc:
+            log.warning("audit:new not sent for %s: %s", event.get("action"), exc)
+
+    task = asyncio.create_task(tell())
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)
+    return task
 
 
 # --- reading ------------------------------------------------------------------------------
