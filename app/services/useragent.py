@@ -22,7 +22,7 @@ _BROWSERS = (
 )
 _OSES = (
     ("Windows Phone", "Windows Phone"), ("Windows", "Windows"),
-    ("iPhone", "iOS"), ("iPod", "iOS"), ("iPad", "iPadOS"),
+    ("iPhone", "iPhone"), ("iPod", "iPod"), ("iPad", "iPad"),
     ("Android", "Android"), ("CrOS", "ChromeOS"),
     ("Macintosh", "macOS"), ("Mac OS X", "macOS"),
     ("Linux", "Linux"), ("FreeBSD", "FreeBSD"),
@@ -51,7 +51,7 @@ def operating_system(user_agent: str) -> str | None:
 
 
 def short(user_agent: str | None) -> str:
-    """"Firefox on Windows", "Safari on iOS", "curl", or the first product named; "" when
+    """"Firefox on Windows", "Safari on iPhone", "curl", or the first product named; "" when
     there is no user agent at all."""
     text = (user_agent or "").strip()
     if not text:

@@ -22,9 +22,9 @@ def test_every_action_written_has_a_label_in_words_and_one_group():
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
      "Safari/605.1.15", "Safari on macOS"),
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1", "Chrome on iOS"),
+     "CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1", "Chrome on iPhone"),
     ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-     "Mobile/15E148 Safari/604.1", "Safari on iPadOS"),
+     "Mobile/15E148 Safari/604.1", "Safari on iPad"),
     ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
      "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36", "Samsung Internet on Android"),
     ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
