@@ -43,7 +43,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import ge, gt, itemgetter, le, lt
+from functools import partial
+from operator import eq, ge, gt, itemgetter, le, lt
 from typing import Any
 
 import bson
@@ -720,8 +721,15 @@ def _getter(path: tuple[str, ...]) -> Callable[[dict], Any]:
     return get_nested
 
 
+# The types Python compares as mongomock does with a value of each type (BSON's brackets:
+# a date with dates only, a string with strings, numbers with numbers but not booleans).
+_BRACKETS = {datetime: (datetime,), str: (str,), ObjectId: (ObjectId,), bool: (bool,), int: (int, float),
+             float: (int, float)}
+
+
 def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
-    """One operator on one value, as mongomock's matcher decides it for a scalar value."""
+    """One operator on one value, as mongomock's matcher decides it for a scalar value (or
+    _MISSING, which no scalar equals)."""
     if op in ("$eq", "$ne"):
         if not _scalar(operand):
             raise _NotHandled(op)
@@ -729,8 +737,7 @@ def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
             def equal(v: Any) -> bool:
                 return v is None or v is _MISSING
         else:
-            def equal(v: Any) -> bool:
-                return v is not _MISSING and v == operand
+            equal = partial(eq, operand)  # in C: the test runs for every document
         return equal if op == "$eq" else (lambda v: not equal(v))
     if op in ("$in", "$nin"):
         if type(operand) not in (list, tuple) or not all(_scalar(x) for x in operand):
@@ -747,13 +754,8 @@ def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
     if op in _COMPARISONS:
         if operand is None or not _scalar(operand):
             raise _NotHandled(op)
-        compare, rank = _COMPARISONS[op], _TYPE_RANK[type(operand)]
-
-        def ordered(v: Any) -> bool:
-            # Type bracketing: a date is compared with dates only, a string with strings.
-            return v is not _MISSING and _TYPE_RANK.get(type(v)) == rank and compare(v, operand)
-
-        return ordered
+        compare, bracket = _COMPARISONS[op], _BRACKETS[type(operand)]
+        return lambda v: type(v) in bracket and compare(v, operand)
     raise _NotHandled(op)
 
 
@@ -775,7 +777,7 @@ def _regex_test(condition: dict) -> Callable[[Any], bool]:
 
 
 def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
-    get = _getter(_path(field))
+    path = _path(field)
     if type(condition) is dict and ("$regex" in condition or "$options" in condition):
         checks, negative = [_regex_test(condition)], False
     elif type(condition) is dict:
@@ -786,16 +788,84 @@ def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
     else:
         checks, negative = [_operator_test("$eq", condition)], False
     if len(checks) == 1 and not negative:
-        (check,) = checks
-        return lambda doc: check(get(doc))
+        return _single_test(path, checks[0])
+    get = _getter(path)
 
     def test(doc: dict) -> bool:
         value = get(doc)
         if value is _MISSING and negative:
             raise _Unsure  # mongomock's own rule for a missing field under $ne / $nin
-        return all(check(value) for check in checks)
+        for check in checks:
+            if not check(value):
+                return False
+        return True
 
     return test
+
+
+def _single_test(path: tuple[str, ...], check: Callable[[Any], bool]) -> Callable[[dict], bool]:
+    """One check on one field, with the lookup written out for the usual depths: this runs
+    once per document, and each call saved is a tenth of the scan."""
+    if len(path) == 1:
+        (name,) = path
+
+        def top(doc: dict) -> bool:
+            value = doc.get(name, _MISSING)
+            if type(value) in _CONTAINERS:
+                raise _Unsure
+            return check(value)
+
+        return top
+    if len(path) == 2:
+        outer, inner = path
+
+        def nested(doc: dict) -> bool:
+            sub = doc.get(outer, _MISSING)
+            if type(sub) is dict:
+                value = sub.get(inner, _MISSING)
+                if type(value) in _CONTAINERS:
+                    raise _Unsure
+            elif sub is _MISSING:
+                value = _MISSING
+            else:
+                raise _Unsure
+            return check(value)
+
+        return nested
+    get = _getter(path)
+    return lambda doc: check(get(doc))
+
+
+def _every(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda doc: first(doc) and second(doc)
+
+    def every(doc: dict) -> bool:
+        for test in tests:
+            if not test(doc):
+                return False
+        return True
+
+    return every
+
+
+def _some(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda doc: first(doc) or second(doc)
+
+    def some(doc: dict) -> bool:
+        for test in tests:
+            if test(doc):
+                return True
+        return False
+
+    return some
 
 
 def _compile(filter: Any) -> Callable[[dict], bool] | None:
@@ -810,20 +880,10 @@ def _compile(filter: Any) -> Callable[[dict], bool] | None:
             parts = [_compile(part) for part in condition]
             if any(part is None for part in parts):
                 raise _NotHandled(key)  # {} inside $and / $or: left to mongomock
-            if key == "$and":
-                tests.append(lambda doc, parts=parts: all(p(doc) for p in parts))
-            else:
-                tests.append(lambda doc, parts=parts: any(p(doc) for p in parts))
+            tests.append(_every(parts) if key == "$and" else _some(parts))
         else:
             tests.append(_field_test(key, condition))
-    if not tests:
-        return None
-    if len(tests) == 1:
-        return tests[0]
-    if len(tests) == 2:
-        first, second = tests
-        return lambda doc: first(doc) and second(doc)
-    return lambda doc: all(test(doc) for test in tests)
+    return _every(tests) if tests else None
 
 
 def _matching(candidates: Iterable[dict], filter: dict) -> list[dict]:
