@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from bson import ObjectId
 
 from app import clock, create_app
-from app.services import jobs
+from app.services import audit, jobs
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +154,7 @@ async def test_shutdown_writes_the_audit_backlog_and_hands_back_the_job_in_hand(
                "actor": {"id": None, "role": "system", "name": "System"}, "action": "ticket.close",
                "entity": {"type": "ticket", "id": "t1"}, "before": None, "after": None,
                "ip": None, "user_agent": None}
-    ctx.audit_backlog.append(waiting)
+    ctx.audit_backlog.append(audit.Waiting(waiting))  # the backlog holds Waiting entries
     url = f"http://127.0.0.1:{settings.port}"
     session, sockets = await _open_sockets(url, await _guest_cookie(url), 200)
     try:
