@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from bson import ObjectId
 from bson.errors import BSONError
@@ -103,6 +104,8 @@ ACTION_LABELS: dict[str, str] = {action: label for _, group in ACTION_GROUPS for
 
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
+
+
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
 
@@ -556,6 +559,10 @@ TICKET_HREF = "/dashboard?ticket={id}"
 PERSON_HREF = "/admin/users?user={id}"
 
 
+def _href(pattern: str, value: Any) -> str:
+    return pattern.format(id=quote(str(value), safe=""))
+
+
 def _short_id(value: Any) -> str:
     return str(value or "")[-6:]
 
@@ -580,7 +587,7 @@ def _actor_words(doc: dict, names: Names) -> tuple[str, str | None]:
     if role in ACCOUNT_ROLES and actor_id:
         account = names.users.get(str(actor_id))
         return (account["name"] if account else name or f"Account {_short_id(actor_id)}",
-                PERSON_HREF.format(id=actor_id))
+                _href(PERSON_HREF, actor_id))
     return "Someone not signed in", None
 
 
@@ -594,16 +601,16 @@ def _entity_words(doc: dict, names: Names) -> tuple[str | None, str | None, str 
         ticket = names.tickets.get(str(entity_id))
         if ticket:
             return ticket.get("subject") or "(no subject)", ticket.get("guest_name") or None, \
-                TICKET_HREF.format(id=entity_id)
+                _href(TICKET_HREF, entity_id)
         subject = _snapshot_value(doc, "subject")
         return subject or f"Ticket {_short_id(entity_id)}", _snapshot_value(doc, "guest_name"), \
-            TICKET_HREF.format(id=entity_id)
+            _href(TICKET_HREF, entity_id)
     if kind == "user":
         account = names.users.get(str(entity_id))
         if account:
-            return account["name"], account.get("email"), PERSON_HREF.format(id=entity_id)
+            return account["name"], account.get("email"), _href(PERSON_HREF, entity_id)
         return (_snapshot_value(doc, "name", "email") or f"Account {_short_id(entity_id)}",
-                _snapshot_value(doc, "email"), PERSON_HREF.format(id=entity_id))
+                _snapshot_value(doc, "email"), _href(PERSON_HREF, entity_id))
     if kind == "job":
         kind_name = _snapshot_value(doc, "kind")
         return f"Job {_short_id(entity_id)}", kind_name, "/admin/jobs"
