@@ -155,6 +155,9 @@ async def test_audit_trail_is_dense_and_searched_by_person_action_ticket_and_dat
     await expect(rows(page)).to_have_count(0)
 
     # A shared link opens the same view; a person's name opens their account row.
+    await page.goto(f"{live_server.url}/admin/audit?ticket={order_1003['id']}")
+    await expect(ticket).to_have_value("Order 1003 has not arrived")
+    await expect(rows(page)).to_have_count(3)
     await page.goto(f"{live_server.url}/admin/audit?actor={bea['id']}&period=30d")
     await expect(person).to_have_value("Bea Baker")
     await expect(rows(page)).to_have_count(1)
