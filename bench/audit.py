@@ -16,6 +16,7 @@ one by one through audit.record would measure the insert path, not the page.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -99,12 +100,15 @@ async def fill(app, count: int, rnd: random.Random) -> dict:
     return {"people": people, "tickets": tickets, "now": now}
 
 
-async def timed(session: aiohttp.ClientSession, path: str, params: dict) -> tuple[float, dict]:
-    started = time.perf_counter()
+async def timed(session: aiohttp.ClientSession, path: str, params: dict) -> tuple[float, float, dict]:
+    """Wall time and this process's CPU time (server and client both run here; the client's
+    part is small) of one request, in ms. The CPU time does not grow when other programs
+    load the machine; the wall time does."""
+    started, cpu = time.perf_counter(), time.process_time()
     async with session.get(path, params=params) as resp:
         body = await resp.json()
         assert resp.status == 200, body
-    return (time.perf_counter() - started) * 1000, body
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000, body
 
 
 async def main() -> None:
@@ -133,7 +137,7 @@ async def main() -> None:
     now = world["now"]
     person = str(world["people"][7]["_id"])
     busiest_ticket = str(world["tickets"][3]["_id"])
-    _, first = await timed(session, "/api/audit", {})
+    _, _, first = await timed(session, "/api/audit", {})
     day = lambda days: (now - timedelta(days=days)).isoformat()  # noqa: E731
     cases = [
         ("first page", "/api/audit", {}),
@@ -155,16 +159,20 @@ async def main() -> None:
         ("suggest tickets ('guest 0712')", "/api/audit/tickets", {"q": "guest 0712"}),
         ("accounts, search ('example')", "/api/admin/users", {"q": "example"}),
     ]
-    print(f"{'GET':<38} {'rows':>5} {'median ms':>10} {'max ms':>8}   "
-          f"({3 if without_fast_path else RUNS} runs each)")
     runs = 3 if without_fast_path else RUNS
+    print(f"{'GET':<38} {'rows':>5} {'median ms':>10} {'max ms':>8} {'CPU ms':>8}   ({runs} runs each; "
+          f"CPU: median)")
     for name, path, params in cases:
-        times = []
+        times, cpus = [], []
         for _ in range(runs):
-            elapsed, body = await timed(session, path, params)
+            elapsed, cpu, body = await timed(session, path, params)
             times.append(elapsed)
+            cpus.append(cpu)
         rows = len(next(v for v in body.values() if isinstance(v, list)))
-        print(f"{name:<38} {rows:>5} {statistics.median(times):>10.1f} {max(times):>8.1f}")
+        print(f"{name:<38} {rows:>5} {statistics.median(times):>10.1f} {max(times):>8.1f} "
+              f"{statistics.median(cpus):>8.1f}")
+    print(f"\nload average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     await session.close()
     await server.close()
 
