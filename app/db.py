@@ -98,6 +98,8 @@ async def ensure_indexes(database: Database) -> None:
                     await getattr(database, collection).drop_index(name)
 
     await database.users.create_index([("email", ASCENDING)], unique=True)
+    # The accounts page and its search go through accounts by name.
+    await database.users.create_index([("name", ASCENDING), ("_id", ASCENDING)], name="users_by_name")
 
     tickets = database.tickets
     await tickets.create_index([("guest_id", ASCENDING), ("created_at", DESCENDING)])
@@ -148,9 +150,11 @@ async def ensure_indexes(database: Database) -> None:
         [("ticket_id", ASCENDING), ("system_key", ASCENDING)], unique=True,
         name="one_system_line_per_key", partialFilterExpression={"system_key": {"$exists": True}})
 
+    # The audit page: newest first, and each filter (person, action, ticket or account, kind
+    # of thing) by its own index in the same order, a date range bounding `at` in any of them.
     audit = database.audit_events
     await audit.create_index([("at", DESCENDING), ("_id", DESCENDING)], name="audit_newest")
-    for field in ("actor.id", "action", "entity.id"):
+    for field in ("actor.id", "action", "entity.id", "entity.type"):
         await audit.create_index([(field, ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
                                  name=f"audit_by_{field}")
 

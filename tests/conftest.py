@@ -227,8 +227,8 @@ class Client:
         return self.recorder.events[name]
 
 
-SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "ticket:viewers", "notification:new", "notification:count",
-                 "notification:updated")
+SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "ticket:viewers", "notification:new",
+                 "notification:count", "notification:updated", "audit:new")
 
 
 @pytest.fixture

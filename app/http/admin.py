@@ -9,14 +9,11 @@ from ..errors import Invalid
 from ..keys import ctx_key
 from ..services import (
     accounts,
-    api_tokens,
     audit,
     jobs,
     payloads,
-    privacy,
     twofactor,
     users,
-    webhooks,
 )
 from . import identity
 from .middleware import read_json
@@ -38,9 +35,7 @@ async def admin_users_page(request: web.Request) -> dict:
 @aiohttp_jinja2.template("admin_audit.html")
 async def admin_audit_page(request: web.Request) -> dict:
     _, user = await identity.page_user(request, admin=True)
-    actions = (audit.ACTIONS + accounts.ACTIONS + api_tokens.ACTIONS + webhooks.ACTIONS
-               + privacy.ACTIONS)
-    return {"user": user, "actions": tuple(dict.fromkeys(actions))}
+    return {"user": user, "action_groups": audit.ACTION_GROUPS}
 
 
 @routes.get("/admin/jobs", name="admin_jobs")
@@ -69,10 +64,17 @@ async def reset_password_page(request: web.Request) -> dict:
 @routes.get("/api/admin/users", name="admin_users_list")
 async def list_users(request: web.Request) -> web.Response:
     caller = await identity.require_admin(request)
-    page = await accounts.list_users(request.app[ctx_key], identity=caller,
-                                     after=request.query.get("after"), limit=request.query.get("limit"))
+    page = await accounts.list_users(request.app[ctx_key], identity=caller, after=request.query.get("after"),
+                                     limit=request.query.get("limit"), search=request.query.get("q"))
     return web.json_response({"users": [payloads.user(u) for u in page.users],
                               "next_cursor": page.next_cursor})
+
+
+@routes.get("/api/admin/users/{user_id}", name="admin_users_one")
+async def one_user(request: web.Request) -> web.Response:
+    caller = await identity.require_admin(request)
+    user = await accounts.account(request.app[ctx_key], identity=caller, user_id=request.match_info["user_id"])
+    return web.json_response({"user": payloads.user(user)})
 
 
 @routes.post("/api/admin/users", name="admin_users_create")
@@ -177,8 +179,24 @@ async def audit_list(request: web.Request) -> web.Response:
         raise Invalid("format must be json or csv.", field="format")
     page = await audit.search(ctx, identity=caller, filters=filters,
                               before=request.query.get("before"), limit=request.query.get("limit"))
-    return web.json_response({"events": [audit.payload(e) for e in page.events],
+    return web.json_response({"events": [audit.row(e, page.names) for e in page.events],
                               "next_cursor": page.next_cursor})
+
+
+@routes.get("/api/audit/people", name="audit_people")
+async def audit_people(request: web.Request) -> web.Response:
+    """Suggestions for the audit page's person filter."""
+    caller = await identity.require_admin(request)
+    found = await audit.suggest_people(request.app[ctx_key], identity=caller, text=request.query.get("q"))
+    return web.json_response({"people": [payloads.person_choice(u) for u in found]})
+
+
+@routes.get("/api/audit/tickets", name="audit_tickets")
+async def audit_tickets(request: web.Request) -> web.Response:
+    """Suggestions for the audit page's ticket filter."""
+    caller = await identity.require_admin(request)
+    found = await audit.suggest_tickets(request.app[ctx_key], identity=caller, text=request.query.get("q"))
+    return web.json_response({"tickets": [payloads.ticket_choice(t) for t in found]})
 
 
 @routes.get("/api/audit.csv", name="audit_csv")

@@ -23,13 +23,22 @@ def json_error(code: str, message: str, status: int, **extra) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """JSON errors under /api/; pages get an error page in the product's style instead
+    (pages.error_page), with a way back."""
     try:
         return await handler(request)
     except DomainError as exc:
-        return web.json_response({"error": exc.to_dict()}, status=getattr(exc, "http_status", exc.status),
-                                 headers=getattr(exc, "headers", None))
+        status = getattr(exc, "http_status", exc.status)
+        if _is_page(request):
+            return await _error_page(request, status, exc.message, headers=getattr(exc, "headers", None))
+        return web.json_response({"error": exc.to_dict()}, status=status, headers=getattr(exc, "headers", None))
     except web.HTTPException as exc:
-        if exc.status < 400 or not request.path.startswith("/api/"):
+        if exc.status < 400:
+            raise
+        if _is_page(request):
+            kept = {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers} or None
+            return await _error_page(request, exc.status, exc.text if exc.status == 403 else None, headers=kept)
+        if not request.path.startswith("/api/"):
             raise
         code = _CODE_FOR_STATUS.get(exc.status, "invalid" if exc.status < 500 else "internal")
         message = MESSAGES.get(code, exc.reason)
@@ -38,7 +47,33 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         log.exception("%s %s failed", request.method, request.path)
         if request.path.startswith("/api/"):
             return json_error("internal", MESSAGES["internal"], 500)
+        if _is_page(request):
+            return await _error_page(request, 500, None)
         return web.Response(status=500, text="Something went wrong on our side.")
+
+
+# Not pages: the JSON API, files, the Socket.IO endpoint and the metrics a scraper reads
+# answer errors their own way.
+_NOT_PAGES = ("/api/", "/static/", "/socket.io/", "/metrics")
+# What an error page keeps of the error's headers: what the client needs to act on it.
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith(_NOT_PAGES)
+
+
+async def _error_page(request: web.Request, status: int, message: str | None, *,
+                      headers: dict | None = None) -> web.StreamResponse:
+    from .pages import error_page
+
+    try:
+        response = await error_page(request, status, message)
+    except Exception:
+        log.exception("the error page for %s %s failed", request.method, request.path)
+        return web.Response(status=status, text=MESSAGES["internal"] if status >= 500 else f"Error {status}")
+    response.headers.update(headers or {})
+    return response
 
 
 class MalformedBody(Invalid):

@@ -386,6 +386,8 @@ def operations() -> list[tuple]:
         _op("get", "/api/admin/users", adm, "Accounts, by name", security=PEOPLE,
             params=[_param("after", {"type": "string", "minLength": 1, "maxLength": 400}), LIMIT],
             ok=_list("User", "users", cursor=True)),
+        _op("get", "/api/admin/users/{user_id}", adm, "One account", security=PEOPLE,
+            ok=obj({"user": ref("User")})),
         _op("post", "/api/admin/users", adm, "Invite someone", security=PEOPLE, status="201",
             body=obj({"email": EMAIL, "name": {"type": "string", "minLength": 1, "maxLength": 80},
                       "role": {"enum": list(users.ROLES)}}), ok=obj({"user": ref("User")})),
@@ -416,6 +418,16 @@ def operations() -> list[tuple]:
             ok=_list("AuditEvent", "events", cursor=True),
             description="`format=csv` answers every matching event as CSV "
                                     f"(actions include {', '.join(audit.ACTIONS[:3])}, ...)."),
+        _op("get", "/api/audit/people", adm, "People to filter the audit trail by", security=PEOPLE,
+            params=[_param("q", {"type": "string", "minLength": 1, "maxLength": 80},
+                           "Part of a name or e-mail.", required=True)],
+            ok=obj({"people": {"type": "array", "items": obj({
+                "id": ID, "name": TEXT, "email": TEXT, "role": {"enum": list(users.ROLES)},
+                "active": {"type": "boolean"}})}})),
+        _op("get", "/api/audit/tickets", adm, "Tickets to filter the audit trail by", security=PEOPLE,
+            params=[_param("q", {"type": "string", "minLength": 1, "maxLength": 80},
+                           "Part of a subject or guest name.", required=True)],
+            ok=obj({"tickets": {"type": "array", "items": {"type": "object"}}})),
         _op("get", "/api/audit.csv", adm, "The audit trail as CSV", security=PEOPLE,
             params=[_param(name, {"type": "string", "maxLength": 64}) for name in
                     ("actor", "action", "entity_type", "entity_id", "from", "to")],

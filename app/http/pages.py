@@ -6,8 +6,8 @@ from urllib.parse import unquote
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..keys import ctx_key
-from ..services import health
+from ..keys import ctx_key, session_key
+from ..services import health, payloads, sessions
 from . import identity
 from .metrics import redis_ping
 
@@ -83,3 +83,40 @@ async def readyz(request: web.Request) -> web.Response:
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
                              status=200 if ready else 503)
+
+
+# What an error page says, by status; anything else 4xx gets the generic words.
+ERROR_WORDS = {
+    404: ("Page not found", "There is nothing at this address. The link may be mistyped, or the page "
+                            "may have moved."),
+    403: ("You do not have access to this page", "Your account cannot open this page. If you need it, "
+                                                 "ask an admin."),
+    500: ("Something went wrong on our side", "The error has been logged. Try again in a moment; if it "
+                                              "keeps happening, tell your admin."),
+}
+GENERIC_WORDS = ("This request could not be handled", "The address or what was sent with it is not "
+                                                      "something this page can answer.")
+PATH_SHOWN = 120
+
+
+async def error_page(request: web.Request, status: int, message: str | None) -> web.Response:
+    """An error page in the product's style, with the top bar for someone signed in and a way
+    back. A 500 never reads the database (it may be what failed): only a session already
+    looked up for this request counts."""
+    heading, text = ERROR_WORDS.get(status, GENERIC_WORDS if status < 500 else ERROR_WORDS[500])
+    if status == 403 and message and message not in ("Forbidden", "403: Forbidden"):
+        text = message
+    user = None
+    try:
+        current = request.get(session_key) if status >= 500 else await identity.session(request)
+        if current is not None and current.stage == sessions.ACTIVE:
+            user = payloads.user(current.user)
+    except Exception:
+        user = None
+    path = request.path if status == 404 else None
+    if path and len(path) > PATH_SHOWN:
+        path = path[:PATH_SHOWN] + "…"
+    return aiohttp_jinja2.render_template(
+        "error.html", request,
+        {"status": status, "heading": heading, "text": text, "path": path, "user": user},
+        status=status)

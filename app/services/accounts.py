@@ -208,13 +208,24 @@ class UserPage:
 
 
 async def list_users(ctx: Ctx, *, identity: Identity, after: object = None,
-                     limit: object = None) -> UserPage:
-    """Every account by name, a page at a time (never cut off at a fixed count)."""
+                     limit: object = None, search: object = None) -> UserPage:
+    """Every account by name, a page at a time (never cut off at a fixed count); with
+    `search`, those whose name or e-mail contains it, in any case."""
     _require_admin(identity)
     size = validate.limit(limit, default=100, maximum=500)
-    docs, more = await store_users.page_by_name(ctx.db, after=cursors.decode_name(after), size=size)
+    query = None
+    if search not in (None, ""):
+        query = store_users.matching(validate.text(search, "q", max_len=80))
+    docs, more = await store_users.page_by_name(ctx.db, after=cursors.decode_name(after), size=size,
+                                                query=query)
     last = docs[-1] if docs and more else None
     return UserPage(users=docs, next_cursor=cursors.encode_name(last["name"], last["_id"]) if last else None)
+
+
+async def account(ctx: Ctx, *, identity: Identity, user_id: object) -> dict:
+    """One account, for an admin (the accounts page opened on one person)."""
+    _require_admin(identity)
+    return await get(ctx, user_id)
 
 
 async def get(ctx: Ctx, user_id: object) -> dict:
@@ -333,6 +344,10 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
         raise NotFound("This account does not exist.")
     if updated["role"] != "admin":
         await _undo_if_no_admin_left(ctx, user)
+    if updated["role"] != user["role"]:
+        # Live sockets keep the role of their handshake (the admins room, the audit events):
+        # they reconnect with the new one.
+        await presence.disconnect_user(ctx, user_id=str(user["_id"]))
     if _public(updated) != _public(user):
         await audit.record(ctx, actor=identity, action="user.update", entity=("user", user["_id"]),
                            before=_public(user), after=_public(updated))

@@ -22,9 +22,10 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from bson import ObjectId
 from bson.errors import BSONError
@@ -34,8 +35,10 @@ from .. import clock
 from ..errors import Forbidden, Invalid
 from ..security import Identity
 from ..store import audit as stored
+from ..store import tickets as store_tickets
+from ..store import users as store_users
 from ..store.audit import AuditFilters
-from . import client, cursors, validate
+from . import client, cursors, useragent, validate
 from .context import Ctx
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,83 @@ ACTIONS = (
     "job.retry", "settings.update", "attachment.create",
     "canned_reply.create", "canned_reply.update", "canned_reply.delete",
 )
+
+# Every action in words, grouped as the audit page's filter lists them. The one place that
+# names them: rows, the filter and the live events all read it. An action missing here is
+# shown by its name.
+ACTION_GROUPS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("Signing in", {
+        "auth.login": "Signed in",
+        "auth.login_failed": "Sign-in refused",
+        "auth.login_second_step": "Password accepted, code next",
+        "auth.code_failed": "Wrong two-factor code",
+        "auth.logout": "Signed out",
+        "auth.session_end": "Signed out another browser",
+        "auth.logout_everywhere": "Signed out everywhere",
+    }),
+    ("Accounts", {
+        "user.create": "Created an account",
+        "user.invite": "Sent an invitation",
+        "user.invitation_resend": "Sent a new invitation",
+        "user.invitation_accept": "Accepted an invitation",
+        "user.update": "Changed an account",
+        "user.deactivate": "Deactivated an account",
+        "user.reactivate": "Reactivated an account",
+    }),
+    ("Passwords and two-factor", {
+        "user.password_change": "Changed their password",
+        "user.password_reset_request": "Asked to reset a password",
+        "user.password_reset": "Reset their password",
+        "user.2fa_setup_start": "Began two-factor set-up",
+        "user.2fa_setup_failed": "Two-factor set-up failed",
+        "user.2fa_enable": "Turned two-factor on",
+        "user.2fa_disable": "Turned two-factor off",
+        "user.2fa_disable_failed": "Two-factor stayed on (wrong code)",
+        "user.2fa_reset": "Reset someone's two-factor",
+        "user.2fa_backup_code_used": "Used a backup code",
+    }),
+    ("Tickets", {
+        "ticket.create": "Started a chat",
+        "ticket.update": "Changed a ticket",
+        "ticket.close": "Closed a ticket",
+        "ticket.escalate": "Escalated a ticket",
+        "ticket.auto_resolve": "Resolved a ticket (no reply)",
+        "ticket.auto_assign": "Assigned a ticket automatically",
+        "ticket.csat": "Rated a conversation",
+        "note.create": "Wrote an internal note",
+        "attachment.create": "Attached a file",
+    }),
+    ("Canned replies", {
+        "canned_reply.create": "Added a canned reply",
+        "canned_reply.update": "Changed a canned reply",
+        "canned_reply.delete": "Removed a canned reply",
+    }),
+    ("Integrations", {
+        "api_token.create": "Made an API token",
+        "api_token.revoke": "Revoked an API token",
+        "webhook.create": "Registered a webhook",
+        "webhook.update": "Changed a webhook",
+        "webhook.delete": "Removed a webhook",
+        "webhook.rotate_secret": "Gave a webhook a new secret",
+        "webhook.redeliver": "Redelivered a webhook event",
+    }),
+    ("Privacy", {
+        "guest.export": "Exported a guest's data",
+        "guest.erase": "Erased a guest",
+        "ticket.erase": "Erased a guest from a ticket",
+    }),
+    ("Settings and jobs", {
+        "settings.update": "Changed the widget's settings",
+        "job.retry": "Retried a failed job",
+    }),
+)
+ACTION_LABELS: dict[str, str] = {action: label for _, group in ACTION_GROUPS for action, label in group.items()}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
 SYSTEM = {"id": None, "role": "system", "name": "System"}
 ANONYMOUS = {"id": None, "role": "anonymous", "name": ""}
 
@@ -151,6 +231,7 @@ async def record(
         return
     error = await _write(ctx, event, attempts=IMMEDIATE_RETRIES)
     if error is None:
+        announce(ctx, event)
         return
     ctx.audit_backlog.append(Waiting(event, refusals=1 if isinstance(error, _REFUSED) else 0))
     log.error("AUDIT WRITE FAILED, kept for retry (%d waiting): %s", len(ctx.audit_backlog), _line(event))
@@ -248,6 +329,7 @@ async def drain_backlog(ctx: Ctx) -> int:
         if error is None:
             ctx.audit_backlog.popleft()
             written += 1
+            announce(ctx, waiting.event)
             continue
         if not isinstance(error, _REFUSED):
             break
@@ -287,6 +369,29 @@ def _line(event: dict) -> str:
     return json.dumps(event, default=str, sort_keys=True)
 
 
+# --- live: admins watching the audit page see each event as it is stored --------------------
+
+
+def announce(ctx: Ctx, event: dict) -> asyncio.Task | None:
+    """Tell the admins' sockets about an event just stored (`audit:new`, the same row the
+    page shows). In the background: the audited action neither waits for it nor fails with
+    it. Skipped when no admin can be listening (one process, no admin socket)."""
+    if not ctx.events.admins_listening():
+        return None
+
+    async def tell() -> None:
+        try:
+            names = await resolve_names(ctx, [event])
+            await ctx.events.audit_new(row(event, names))
+        except Exception as exc:
+            log.warning("audit:new not sent for %s: %s", event.get("action"), exc)
+
+    task = asyncio.create_task(tell())
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)
+    return task
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -294,9 +399,44 @@ Filters = AuditFilters
 
 
 @dataclass
+class Names:
+    """The people and tickets a page of events is about, as they are now: id -> document
+    (name, e-mail, role; subject, guest name)."""
+
+    users: dict[str, dict] = field(default_factory=dict)
+    tickets: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
 class AuditPage:
     events: list[dict]
     next_cursor: str | None
+    names: Names = field(default_factory=Names)
+
+
+ACCOUNT_ROLES = ("agent", "admin")
+
+
+def _oid(value: Any) -> ObjectId | None:
+    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) and len(value) == 24 else None
+
+
+async def resolve_names(ctx: Ctx, docs: list[dict]) -> Names:
+    """Who and what the events are about, by their ids: one query for the accounts and one
+    for the tickets, whatever the number of events."""
+    user_ids: set[ObjectId] = set()
+    ticket_ids: set[ObjectId] = set()
+    for doc in docs:
+        actor, entity = doc.get("actor") or {}, doc.get("entity") or {}
+        if actor.get("role") in ACCOUNT_ROLES and (oid := _oid(actor.get("id"))):
+            user_ids.add(oid)
+        if entity.get("type") == "user" and (oid := _oid(entity.get("id"))):
+            user_ids.add(oid)
+        elif entity.get("type") == "ticket" and (oid := _oid(entity.get("id"))):
+            ticket_ids.add(oid)
+    users = await store_users.names_by_ids(ctx.db, user_ids=sorted(user_ids)) if user_ids else []
+    tickets = await store_tickets.labels_by_ids(ctx.db, ticket_ids=sorted(ticket_ids)) if ticket_ids else []
+    return Names(users={str(u["_id"]): u for u in users}, tickets={str(t["_id"]): t for t in tickets})
 
 
 def parse_filters(query: dict) -> Filters:
@@ -350,7 +490,31 @@ async def search(ctx: Ctx, *, identity: Identity, filters: Filters, before: obje
     _require_admin(identity)
     size = validate.limit(limit, default=PAGE_DEFAULT, maximum=200)
     docs, more = await stored.page(ctx.db, filters=filters, before=cursors.position(before), size=size)
-    return AuditPage(events=docs, next_cursor=cursors.next_cursor(docs, more, "at"))
+    return AuditPage(events=docs, next_cursor=cursors.next_cursor(docs, more, "at"),
+                     names=await resolve_names(ctx, docs))
+
+
+SUGGESTIONS = 8
+
+
+def _search_text(value: object) -> str:
+    return validate.text(value, "q", max_len=80)
+
+
+async def suggest_people(ctx: Ctx, *, identity: Identity, text: object) -> list[dict]:
+    """Accounts whose name or e-mail contains what the admin typed, by name: the audit
+    page's person filter turns the one chosen into its id."""
+    _require_admin(identity)
+    docs, _ = await store_users.page_by_name(ctx.db, after=None, size=SUGGESTIONS,
+                                             query=store_users.matching(_search_text(text)))
+    return docs
+
+
+async def suggest_tickets(ctx: Ctx, *, identity: Identity, text: object) -> list[dict]:
+    """Tickets whose subject or guest name contains what the admin typed, most recently
+    active first: the audit page's ticket filter turns the one chosen into its id."""
+    _require_admin(identity)
+    return await store_tickets.matching_text(ctx.db, text=_search_text(text), limit=SUGGESTIONS)
 
 
 async def for_ticket(ctx: Ctx, *, identity: Identity, ticket_id: object, before: object = None,
@@ -438,6 +602,84 @@ def payload(doc: dict) -> dict:
         "ip": doc.get("ip"),
         "user_agent": doc.get("user_agent"),
     }
+
+
+# Where a row's links go. A ticket opens in the dashboard; a person opens their account row.
+TICKET_HREF = "/dashboard/tickets/{id}"
+PERSON_HREF = "/admin/users?user={id}"
+
+
+def _href(pattern: str, value: Any) -> str:
+    return pattern.format(id=quote(str(value), safe=""))
+
+
+def _short_id(value: Any) -> str:
+    return str(value or "")[-6:]
+
+
+def _snapshot_value(doc: dict, *names: str) -> str | None:
+    """A name the event itself carries (its before/after snapshot, or meta)."""
+    for part in ("after", "before", "meta"):
+        snap = doc.get(part) or {}
+        for name in names:
+            if isinstance(snap.get(name), str) and snap[name]:
+                return snap[name]
+    return None
+
+
+def _actor_words(doc: dict, names: Names) -> tuple[str, str | None]:
+    actor = doc.get("actor") or {}
+    role, actor_id, name = actor.get("role"), actor.get("id"), actor.get("name") or ""
+    if role == "system":
+        return "System", None
+    if role == "guest":
+        return f"{name or 'A guest'} (guest)", None
+    if role in ACCOUNT_ROLES and actor_id:
+        account = names.users.get(str(actor_id))
+        return (account["name"] if account else name or f"Account {_short_id(actor_id)}",
+                _href(PERSON_HREF, actor_id))
+    return "Someone not signed in", None
+
+
+def _entity_words(doc: dict, names: Names) -> tuple[str | None, str | None, str | None]:
+    """(label, detail, link) of what the event is about."""
+    entity = doc.get("entity") or {}
+    kind, entity_id = entity.get("type"), entity.get("id")
+    if not kind:
+        return None, None, None
+    if kind == "ticket":
+        ticket = names.tickets.get(str(entity_id))
+        if ticket:
+            return ticket.get("subject") or "(no subject)", ticket.get("guest_name") or None, \
+                _href(TICKET_HREF, entity_id)
+        subject = _snapshot_value(doc, "subject")
+        return subject or f"Ticket {_short_id(entity_id)}", _snapshot_value(doc, "guest_name"), \
+            _href(TICKET_HREF, entity_id)
+    if kind == "user":
+        account = names.users.get(str(entity_id))
+        if account:
+            return account["name"], account.get("email"), _href(PERSON_HREF, entity_id)
+        return (_snapshot_value(doc, "name", "email") or f"Account {_short_id(entity_id)}",
+                _snapshot_value(doc, "email"), _href(PERSON_HREF, entity_id))
+    if kind == "job":
+        kind_name = _snapshot_value(doc, "kind")
+        return f"Job {_short_id(entity_id)}", kind_name, "/admin/jobs"
+    return f"{kind} {_short_id(entity_id)}", None, None
+
+
+def row(doc: dict, names: Names) -> dict:
+    """An event as the audit page shows it (GET /api/audit and `audit:new`): the stored
+    event (payload) with its action, actor, entity and client in words, and links."""
+    event = payload(doc)
+    actor_label, actor_href = _actor_words(doc, names)
+    entity_label, entity_detail, entity_href = _entity_words(doc, names)
+    event.update(
+        action_label=action_label(doc["action"]),
+        actor_label=actor_label, actor_href=actor_href,
+        entity_label=entity_label, entity_detail=entity_detail, entity_href=entity_href,
+        client=useragent.short(doc.get("user_agent")),
+    )
+    return event
 
 
 CSV_COLUMNS = ("at", "actor_id", "actor_role", "actor_name", "action", "entity_type", "entity_id",

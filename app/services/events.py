@@ -13,6 +13,8 @@ from . import payloads
 log = logging.getLogger(__name__)
 
 AGENTS_ROOM = "agents"
+# Admin sockets only: live audit events (audit:new) go here.
+ADMINS_ROOM = "admins"
 # Queue rows refresh at most this often per ticket while messages stream in.
 ACTIVITY_WINDOW = 0.25
 
@@ -133,6 +135,20 @@ class Events:
     async def notification_count(self, user_id: str, unread: int) -> None:
         await self.sio.emit("notification:count", {"unread": unread}, to=user_room(user_id))
 
+    def admins_listening(self) -> bool:
+        """False only when no admin socket can be listening: a single process whose admins
+        room is empty. With several processes (a message queue) another may hold one."""
+        manager = getattr(self.sio, "manager", self.sio)
+        if manager is None:
+            return False
+        if hasattr(manager, "_publish"):  # a pub/sub manager: the room spans processes
+            return True
+        return bool(manager.rooms.get("/", {}).get(ADMINS_ROOM))
+
+    async def audit_new(self, row: dict) -> None:
+        """An audit event as the audit page shows it, to every admin socket."""
+        await self.sio.emit("audit:new", row, to=ADMINS_ROOM)
+
 
 class NoEvents(Events):
     """For tools that write without anyone listening (seeding, benchmarks' set-up)."""
@@ -165,4 +181,10 @@ class NoEvents(Events):
         return None
 
     async def notification_count(self, user_id: str, unread: int) -> None:
+        return None
+
+    def admins_listening(self) -> bool:
+        return False
+
+    async def audit_new(self, row: dict) -> None:
         return None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store.users import DEFAULT_CAPACITY
-from . import cursors
+from . import cursors, useragent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -157,6 +157,7 @@ def session(doc: dict, *, current_id: str | None) -> dict:
         "expires_at": iso(doc["expires_at"]),
         "ip": doc.get("ip"),
         "user_agent": doc.get("user_agent"),
+        "client": useragent.short(doc.get("user_agent")),
     }
 
 
@@ -186,6 +187,18 @@ def canned_reply(doc: dict, identity) -> dict:
         "editable": identity.is_admin if team else doc["owner_key"] == identity.id,
         "updated_at": iso(doc.get("updated_at")),
     }
+
+
+def person_choice(doc: dict) -> dict:
+    """An account as the audit page's person filter suggests it (admins only)."""
+    return {"id": str(doc["_id"]), "name": doc["name"], "email": doc["email"], "role": doc["role"],
+            "active": doc.get("active", True)}
+
+
+def ticket_choice(doc: dict) -> dict:
+    """A ticket as the audit page's ticket filter suggests it."""
+    return {"id": str(doc["_id"]), "subject": doc.get("subject", ""), "guest_name": doc.get("guest_name", ""),
+            "status": doc.get("status"), "created_at": iso(doc.get("created_at"))}
 
 
 def agent_option(doc: dict) -> dict:

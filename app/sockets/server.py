@@ -23,7 +23,7 @@ from ..security import (
 )
 from ..services import assignment, client, presence, users, validate
 from ..services.context import Ctx
-from ..services.events import AGENTS_ROOM, guest_room, user_room
+from ..services.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
 from . import sessions
 from .transport import WirePacket, use_wire_transport
 
@@ -112,6 +112,8 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
         if identity.is_agent:
             await sio.enter_room(sid, AGENTS_ROOM)
             await sio.enter_room(sid, user_room(identity.id))
+            if identity.is_admin:  # live audit events (a demoted admin is disconnected)
+                await sio.enter_room(sid, ADMINS_ROOM)
             await sessions.watch(sio, ctx, sid, identity)  # ends with its sign-in session
             await presence.remember(ctx, sid=sid, identity=identity)  # who is viewing what
             await assignment.agent_connected(ctx, identity=identity)  # online: tickets may wait

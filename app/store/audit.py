@@ -24,15 +24,17 @@ class AuditFilters:
 
 
 def _query(filters: AuditFilters) -> dict:
+    """The filter, its most selective fields first: MongoDB picks its index whatever the
+    order, and the embedded engine, which tests each event in turn, stops sooner."""
     query: dict = {}
+    if filters.entity_id:
+        query["entity.id"] = filters.entity_id
     if filters.actor:
         query["actor.id"] = filters.actor
     if filters.action:
         query["action"] = filters.action
     if filters.entity_type:
         query["entity.type"] = filters.entity_type
-    if filters.entity_id:
-        query["entity.id"] = filters.entity_id
     if filters.since or filters.until:
         query["at"] = {}
         if filters.since:

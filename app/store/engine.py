@@ -21,10 +21,17 @@ does not:
 
 Speed. mongomock finds a document by `_id` and checks unique indexes by scanning every
 document of the collection; the chat does both on every message, so the embedded store
-slowed down with every message stored. `_index_lookups` gives both a hash lookup. That
-needs two private methods of mongomock's Collection (`_iter_documents`,
-`_ensure_uniques`) and its private `_store`; pyproject.toml pins mongomock to the minor
-version they were read from, and tests/store/test_engine.py fails first if they change.
+slowed down with every message stored. `_index_lookups` gives both a hash lookup. And its
+find() copies every matching document before it sorts and limits them, with a matcher and
+a sort comparison written for every case: a page of 50 out of 100,000 audit events took
+seconds. `_fast_find` runs the plain filters and sorts the store uses on the stored
+documents themselves and copies only the page, handing every case it is not sure of to
+mongomock's own matcher and sort key, so its answers are mongomock's (a property test in
+tests/store/test_engine.py compares them). That needs private methods of mongomock's
+Collection (`_iter_documents`, `_ensure_uniques`), its private `_store` (with the store's
+`_documents` dict, read in place) and its matcher and sort key (`filtering.filter_applies`,
+`filtering.resolve_sort_key`); pyproject.toml pins mongomock to the minor version they were
+read from, and tests/store/test_engine.py fails first if they change.
 """
 
 from __future__ import annotations
@@ -32,9 +39,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from operator import eq, ge, gt, itemgetter, le, lt
 from typing import Any
 
 import bson
@@ -258,9 +269,14 @@ class EmbeddedCollection:
                               skip: int | None = None) -> int:
         _check_encodable(filter)
         options = {k: v for k, v in (("limit", limit), ("skip", skip)) if v}
-        return await self._call("count_documents",
-                                lambda: self._collection.count_documents(filter, **options),
-                                filter=filter)
+
+        def run() -> int:
+            counted = _fast_count(self._collection, filter, skip=skip or 0, limit=limit or 0)
+            if counted is not None:
+                return counted
+            return self._collection.count_documents(filter, **options)
+
+        return await self._call("count_documents", run, filter=filter)
 
     async def estimated_document_count(self) -> int:
         return await self._call("estimated_document_count",
@@ -392,6 +408,10 @@ class EmbeddedCursor:
         limit = self._limit
         if length is not None and length > 0:
             limit = min(limit, length) if limit else length
+        found = _fast_find(self._collection._collection, self._filter, self._projection,
+                           sort=self._sort, skip=self._skip, limit=limit)
+        if found is not None:
+            return found
         found = self._collection._collection.find(
             self._filter, self._projection, sort=self._sort, skip=self._skip, limit=limit)
         if not limit:
@@ -551,6 +571,7 @@ def _index_lookups(collection: Any) -> None:
 
     collection._ensure_uniques = ensure_uniques
     collection._iter_documents = iter_documents_indexed
+    collection._support_chat_unique_lookup = unique_lookup
     collection._support_chat_lookups = True
 
 
@@ -728,3 +749,364 @@ def _project(doc: dict, projection: dict | None) -> dict:
     if not projection:
         return doc
     return {k: v for k, v in doc.items() if k == "_id" or k in projection}
+
+
+# --- finding without copying every document (mongomock internals: see the docstring) ----------
+#
+# mongomock's find() tests every document with its general matcher, copies every match, then
+# sorts the copies and only then applies skip and limit: a page of 50 audit events out of
+# 100,000 copied all 100,000 and sorted them with a comparison written in Python. Here a
+# filter made of the plain shapes the store uses (fields compared with scalars through $eq
+# $ne $in $nin $exists $gt $gte $lt $lte $regex, joined by $and and $or) becomes a Python predicate
+# once, run on the stored documents themselves; the matches are ordered by keys Python
+# compares natively (one type per sort field, checked) with a stable sort, as mongomock's
+# is, which is close to linear on documents stored in time order; and only the documents of
+# the page are copied. A document where a compared field holds an array or a sub-document,
+# or is missing under $ne/$nin, is handed to mongomock's own matcher, and sort keys of mixed
+# or other types to mongomock's own sort key, so the answer is always mongomock's; a
+# filter, sort or projection of any other shape goes to mongomock whole.
+
+class _Unsure(Exception):
+    """This document needs mongomock's matcher (arrays, sub-documents, missing fields)."""
+
+
+class _NotHandled(Exception):
+    """This query is not one of the plain shapes: mongomock runs it."""
+
+
+_SCALARS = (str, int, float, bool, datetime, ObjectId, type(None))
+_CONTAINERS = (list, tuple, dict)
+_COMPARISONS = {"$gt": gt, "$gte": ge, "$lt": lt, "$lte": le}
+# mongomock's (and BSON's) order of types; int and float are both numbers.
+_TYPE_RANK = {type(None): 5, bool: 40, int: 10, float: 10, str: 15, ObjectId: 35, datetime: 45}
+
+
+def _scalar(value: Any) -> bool:
+    return type(value) in _SCALARS and not (type(value) is float and math.isnan(value))
+
+
+def _path(field: Any) -> tuple[str, ...]:
+    if not isinstance(field, str) or not field or field.startswith("$") \
+            or any(not part or part.isdigit() for part in field.split(".")):
+        raise _NotHandled(field)
+    return tuple(field.split("."))
+
+
+def _getter(path: tuple[str, ...]) -> Callable[[dict], Any]:
+    """The field's value in a stored document, or _MISSING; _Unsure when the path meets an
+    array, ends on an array or a sub-document, or goes into a value that is neither (where
+    mongomock's rules differ from a plain lookup)."""
+    if len(path) == 1:
+        (name,) = path
+
+        def get(doc: dict) -> Any:
+            value = doc.get(name, _MISSING)
+            if type(value) in _CONTAINERS:
+                raise _Unsure
+            return value
+
+        return get
+
+    def get_nested(doc: dict) -> Any:
+        value: Any = doc
+        for part in path:
+            if type(value) is not dict:
+                raise _Unsure
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
+                return _MISSING
+        if type(value) in _CONTAINERS:
+            raise _Unsure
+        return value
+
+    return get_nested
+
+
+# The types Python compares as mongomock does with a value of each type (BSON's brackets:
+# a date with dates only, a string with strings, numbers with numbers but not booleans).
+_BRACKETS = {datetime: (datetime,), str: (str,), ObjectId: (ObjectId,), bool: (bool,), int: (int, float),
+             float: (int, float)}
+
+
+def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
+    """One operator on one value, as mongomock's matcher decides it for a scalar value (or
+    _MISSING, which no scalar equals)."""
+    if op in ("$eq", "$ne"):
+        if not _scalar(operand):
+            raise _NotHandled(op)
+        if operand is None:
+            def equal(v: Any) -> bool:
+                return v is None or v is _MISSING
+        else:
+            equal = partial(eq, operand)  # in C: the test runs for every document
+        return equal if op == "$eq" else (lambda v: not equal(v))
+    if op in ("$in", "$nin"):
+        if type(operand) not in (list, tuple) or not all(_scalar(x) for x in operand):
+            raise _NotHandled(op)
+        choices, with_none = list(operand), None in operand
+
+        def inside(v: Any) -> bool:
+            return with_none if v is _MISSING else v in choices
+
+        return inside if op == "$in" else (lambda v: not inside(v))
+    if op == "$exists":
+        wanted = bool(operand)
+        return lambda v: (v is not _MISSING) == wanted
+    if op in _COMPARISONS:
+        if operand is None or not _scalar(operand):
+            raise _NotHandled(op)
+        compare, bracket = _COMPARISONS[op], _BRACKETS[type(operand)]
+        return lambda v: type(v) in bracket and compare(v, operand)
+    raise _NotHandled(op)
+
+
+def _regex_test(condition: dict) -> Callable[[Any], bool]:
+    """{"$regex": text, "$options": "imxs"} as mongomock applies it to a scalar: text values
+    that the pattern finds something in."""
+    pattern, options = condition.get("$regex"), condition.get("$options", "")
+    if set(condition) - {"$regex", "$options"} or type(pattern) is not str or type(options) is not str:
+        raise _NotHandled("$regex")
+    flags = 0
+    for option in options:
+        if option in "imxs":
+            flags |= getattr(re, option.upper())
+    try:
+        compiled = re.compile(pattern, flags)
+    except re.error:
+        raise _NotHandled("$regex") from None
+    return lambda v: type(v) is str and compiled.search(v) is not None
+
+
+def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
+    path = _path(field)
+    if type(condition) is dict and ("$regex" in condition or "$options" in condition):
+        checks, negative = [_regex_test(condition)], False
+    elif type(condition) is dict:
+        if not condition or not all(isinstance(k, str) and k.startswith("$") for k in condition):
+            raise _NotHandled(field)  # a sub-document compared whole
+        checks = [_operator_test(op, operand) for op, operand in condition.items()]
+        negative = "$ne" in condition or "$nin" in condition
+    else:
+        checks, negative = [_operator_test("$eq", condition)], False
+    if len(checks) == 1 and not negative:
+        return _single_test(path, checks[0])
+    get = _getter(path)
+
+    def test(doc: dict) -> bool:
+        value = get(doc)
+        if value is _MISSING and negative:
+            raise _Unsure  # mongomock's own rule for a missing field under $ne / $nin
+        for check in checks:
+            if not check(value):
+                return False
+        return True
+
+    return test
+
+
+def _single_test(path: tuple[str, ...], check: Callable[[Any], bool]) -> Callable[[dict], bool]:
+    """One check on one field, with the lookup written out for the usual depths: this runs
+    once per document, and each call saved is a tenth of the scan."""
+    if len(path) == 1:
+        (name,) = path
+
+        def top(doc: dict) -> bool:
+            value = doc.get(name, _MISSING)
+            if type(value) in _CONTAINERS:
+                raise _Unsure
+            return check(value)
+
+        return top
+    if len(path) == 2:
+        outer, inner = path
+
+        def nested(doc: dict) -> bool:
+            sub = doc.get(outer, _MISSING)
+            if type(sub) is dict:
+                value = sub.get(inner, _MISSING)
+                if type(value) in _CONTAINERS:
+                    raise _Unsure
+            elif sub is _MISSING:
+                value = _MISSING
+            else:
+                raise _Unsure
+            return check(value)
+
+        return nested
+    get = _getter(path)
+    return lambda doc: check(get(doc))
+
+
+def _every(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda doc: first(doc) and second(doc)
+
+    def every(doc: dict) -> bool:
+        for test in tests:
+            if not test(doc):
+                return False
+        return True
+
+    return every
+
+
+def _some(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda doc: first(doc) or second(doc)
+
+    def some(doc: dict) -> bool:
+        for test in tests:
+            if test(doc):
+                return True
+        return False
+
+    return some
+
+
+def _compile(filter: Any) -> Callable[[dict], bool] | None:
+    """The filter as a predicate on stored documents; None for the empty filter."""
+    if type(filter) is not dict:
+        raise _NotHandled("filter")
+    tests: list[Callable[[dict], bool]] = []
+    for key, condition in filter.items():
+        if key in ("$and", "$or"):
+            if type(condition) is not list or not condition:
+                raise _NotHandled(key)
+            parts = [_compile(part) for part in condition]
+            if any(part is None for part in parts):
+                raise _NotHandled(key)  # {} inside $and / $or: left to mongomock
+            tests.append(_every(parts) if key == "$and" else _some(parts))
+        else:
+            tests.append(_field_test(key, condition))
+    return _every(tests) if tests else None
+
+
+def _matching(candidates: Iterable[dict], filter: dict) -> list[dict]:
+    """The candidates that match, as mongomock's matcher would find them: the compiled test
+    where it is sure, `filter_applies` where it is not."""
+    patched = helpers.patch_datetime_awareness_in_document(filter)
+    test = _compile(patched)
+    if test is None:
+        return list(candidates)
+    found = []
+    for doc in candidates:
+        try:
+            if test(doc):
+                found.append(doc)
+        except _Unsure:
+            if filtering.filter_applies(patched, doc):
+                found.append(doc)
+    return found
+
+
+def _candidates(collection: Any, filter: dict, sort: list | None) -> Iterable[dict]:
+    """The stored documents that may match, in natural order: by _id or a unique key when
+    the filter names one (the hash lookups above), else all of them."""
+    store = collection._store
+    oid = filter.get("_id")
+    if type(oid) in (ObjectId, str):
+        return [store[oid]] if oid in store else []
+    if type(oid) is dict and set(oid) == {"$in"} and type(oid["$in"]) is list and sort \
+            and any(name == "_id" for name, _ in sort) \
+            and all(type(x) in (ObjectId, str) for x in oid["$in"]):
+        # A batch by _id, sorted by a key that includes _id: the order is the sort's alone.
+        return [store[x] for x in dict.fromkeys(oid["$in"]) if x in store]
+    lookup = getattr(collection, "_support_chat_unique_lookup", None)
+    found = lookup(filter) if lookup is not None else None
+    if found is not None:
+        return found
+    # The dict's own view: OrderedDict's looks every key up again (ObjectId.__hash__ is
+    # Python), which cost more than the whole match. mongomock never reorders its store
+    # (no move_to_end), so both views give the same, natural, order.
+    return dict.values(store._documents)
+
+
+def _native_keys(docs: list[dict], name: str) -> list | None:
+    """Each document's top-level `name`, if Python compares them as mongomock's sort would:
+    all present and of one BSON type (int and float together), no NaN, no None."""
+    try:
+        keys = list(map(itemgetter(name), docs))
+    except KeyError:
+        return None
+    ranks = {_TYPE_RANK.get(kind) for kind in set(map(type, keys))}
+    if len(ranks) > 1 or None in ranks or 5 in ranks:
+        return None
+    if float in set(map(type, keys)) and any(k != k for k in keys):
+        return None
+    return keys
+
+
+def _ordered(docs: list[dict], sort: list, wanted: int | None) -> list[dict]:
+    """The first `wanted` of `docs` (all when None) in sort order, as mongomock orders them:
+    one stable pass per key, last key first, so that ties stay in natural order. Keys in
+    one direction that Python compares natively go in one stable pass, which orders the
+    same way: by the first key alone when its values are all different (times, mostly)."""
+    directions = {direction for _, direction in sort}
+    if len(directions) == 1 and all("." not in name for name, _ in sort):
+        first = _native_keys(docs, sort[0][0])
+        if first is not None:
+            keys: list | None = first
+            if len(sort) > 1 and len(set(first)) != len(first):
+                columns = [first] + [_native_keys(docs, name) for name, _ in sort[1:]]
+                keys = None if any(c is None for c in columns) else list(zip(*columns, strict=True))
+            if keys is not None:
+                positions = sorted(range(len(docs)), key=keys.__getitem__, reverse=directions == {-1})
+                return [docs[i] for i in positions[:wanted]]
+    ordered = docs
+    for name, direction in reversed(sort):
+        keys = _native_keys(ordered, name) if "." not in name else None
+        if keys is not None:
+            positions = sorted(range(len(ordered)), key=keys.__getitem__, reverse=direction < 0)
+            ordered = [ordered[i] for i in positions]
+        else:
+            ordered = sorted(ordered, key=lambda doc, name=name: filtering.resolve_sort_key(name, doc),
+                             reverse=direction < 0)
+    return ordered[:wanted]
+
+
+def _plain_sort(sort: Any) -> list | None:
+    if sort is None:
+        return None
+    items = list(sort.items()) if isinstance(sort, dict) else list(sort)
+    for item in items:
+        if type(item) not in (tuple, list) or len(item) != 2 or item[1] not in (1, -1):
+            raise _NotHandled("sort")
+        _path(item[0])
+    return [(name, direction) for name, direction in items]
+
+
+def _fast_find(collection: Any, filter: Any, projection: Any, *, sort: Any, skip: int,
+               limit: int) -> list[dict] | None:
+    """find(filter, projection).sort(sort).skip(skip).limit(limit) as mongomock answers it,
+    copying only the documents returned; None when the query is not a plain shape."""
+    if not getattr(collection, "_support_chat_lookups", False) or not _simple_projection(projection) \
+            or type(skip) is not int or type(limit) is not int or skip < 0 or limit < 0:
+        return None
+    filter = filter or {}
+    try:
+        plain_sort = _plain_sort(sort)
+        found = _matching(_candidates(collection, filter, plain_sort), filter)
+    except _NotHandled:
+        return None
+    wanted = skip + limit if limit else None
+    if plain_sort:
+        found = _ordered(found, plain_sort, wanted)
+    found = found[skip:wanted]
+    return [_project(helpers.make_datetime_timezone_aware_in_document(doc), projection) for doc in found]
+
+
+def _fast_count(collection: Any, filter: Any, *, skip: int, limit: int) -> int | None:
+    if not getattr(collection, "_support_chat_lookups", False) or type(filter) is not dict:
+        return None
+    try:
+        counted = len(_matching(_candidates(collection, filter, None), filter))
+    except _NotHandled:
+        return None
+    counted = max(0, counted - skip)
+    return min(counted, limit) if limit else counted

@@ -48,6 +48,27 @@ async def related(db: Database, *, ticket_id: ObjectId, guest_id: str, guest_ema
         [("created_at", -1), ("_id", -1)]).to_list(limit)
 
 
+LABEL_FIELDS = {"subject": 1, "guest_name": 1, "status": 1, "created_at": 1, "updated_at": 1}
+
+
+async def labels_by_ids(db: Database, *, ticket_ids: list[ObjectId]) -> list[dict]:
+    """Subject, guest name and status of these tickets, in one query (the audit page names
+    the tickets of a page of events this way)."""
+    if not ticket_ids:
+        return []
+    return await db.tickets.find({"_id": {"$in": list(ticket_ids)}}, LABEL_FIELDS).sort("_id", 1).to_list(
+        len(ticket_ids))
+
+
+async def matching_text(db: Database, *, text: str, limit: int) -> list[dict]:
+    """The most recently active tickets whose subject or guest name contains `text`, in any
+    case: what an admin types to find a ticket. On MongoDB the (updated_at, _id) index gives
+    the order and the scan stops at `limit` matches."""
+    pattern = {"$regex": re.escape(text), "$options": "i"}
+    return await db.tickets.find({"$or": [{"subject": pattern}, {"guest_name": pattern}]}, LABEL_FIELDS).sort(
+        [("updated_at", -1), ("_id", -1)]).to_list(limit)
+
+
 async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any = ...,
                      priority: str | None, before: Position | None, size: int,
                      tag: str | None = None) -> tuple[list[dict], bool]:

@@ -11,6 +11,7 @@ last_assigned_at. Callers pass ObjectIds and validated values; see app/store/__i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bson import ObjectId
@@ -59,6 +60,25 @@ async def page_by_name(db: Database, *, after: NamePosition | None, size: int,
     docs = await db.users.find(_after_name(query or {}, after)).sort(
         [("name", 1), ("_id", 1)]).to_list(size + 1)
     return docs[:size], len(docs) > size
+
+
+def matching(text: str) -> dict:
+    """Accounts whose name or e-mail contains `text`, in any case (a query for
+    page_by_name): what an admin types to find someone."""
+    pattern = {"$regex": re.escape(text), "$options": "i"}
+    return {"$or": [{"name": pattern}, {"email": pattern}]}
+
+
+NAME_FIELDS = {"name": 1, "email": 1, "role": 1, "active": 1}
+
+
+async def names_by_ids(db: Database, *, user_ids: list[ObjectId]) -> list[dict]:
+    """Name, e-mail, role and active flag of these accounts, in one query (the audit
+    page names the people of a page of events this way)."""
+    if not user_ids:
+        return []
+    return await db.users.find({"_id": {"$in": list(user_ids)}}, NAME_FIELDS).sort("_id", 1).to_list(
+        len(user_ids))
 
 
 async def _every_by_name(db: Database, query: dict, projection: dict | None = None) -> list[dict]:

@@ -12,15 +12,10 @@ function showSessionsError(text) {
   sessionsError.hidden = !text;
 }
 
-// "Firefox on Linux" from a user agent: enough to recognise one's own devices.
-function describe(userAgent) {
-  if (!userAgent) return "Unknown browser";
-  const browser = [["Edg/", "Edge"], ["OPR/", "Opera"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"],
-    ["Safari/", "Safari"]].find(([mark]) => userAgent.includes(mark))?.[1];
-  const system = [["iPhone", "iPhone"], ["iPad", "iPad"], ["Android", "Android"], ["Windows", "Windows"],
-    ["Mac OS X", "macOS"], ["CrOS", "ChromeOS"], ["Linux", "Linux"]].find(([mark]) => userAgent.includes(mark))?.[1];
-  if (browser && system) return `${browser} on ${system}`;
-  return browser ?? system ?? userAgent.slice(0, 60);
+// "Firefox on Linux": the server names the browser (app/services/useragent.py), the same
+// words as the audit trail.
+function describe(session) {
+  return session.client || "Unknown browser";
 }
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
@@ -57,7 +52,7 @@ function item(session) {
   about.className = "session__about";
   const name = document.createElement("span");
   name.className = "session__device";
-  name.textContent = describe(session.user_agent);
+  name.textContent = describe(session);
   if (session.user_agent) name.title = session.user_agent;
   const heading = document.createElement("span");
   heading.className = "session__name";
@@ -87,7 +82,7 @@ function item(session) {
   out.className = "button button--secondary";
   out.textContent = "Sign out";
   out.setAttribute("aria-label", session.current ? "Sign out of this browser"
-    : `Sign out of ${describe(session.user_agent)}, signed in ${ago(session.created_at)}`);
+    : `Sign out of ${describe(session)}, signed in ${ago(session.created_at)}`);
   out.addEventListener("click", () => endSession(session, out));
   li.append(about, out);
   return li;

@@ -75,6 +75,7 @@ async def test_a_reply_stays_with_its_ticket_and_note_mode_too(pages, live_serve
     await expect(reply).to_have_value("")
     # nothing of it stays in the browser after signing out
     await reply.fill("half a thought")
+    await page.locator("#user-menu summary").click()
     await page.locator("#sign-out").click()
     await expect(page).to_have_url(re.compile(r"/login"))
     kept = await page.evaluate("() => Object.keys(localStorage).filter((k) => k.includes('draft'))")

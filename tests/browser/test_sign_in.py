@@ -176,22 +176,25 @@ async def test_admins_invite_resend_and_reset_two_factor_from_the_accounts_page(
 
     page = await pages.open(**DESKTOP)
     await sign_in_to(page, live_server.url, admin, "/admin/users")
-    await page.get_by_label("Name", exact=True).fill("Dana Invited")
-    await page.get_by_label("E-mail").fill("dana@example.com")
-    await page.get_by_role("button", name="Send invitation").click()
+    await page.get_by_role("button", name="Invite someone").click()
+    invite = page.get_by_role("dialog", name="Invite someone")
+    await invite.get_by_label("Name", exact=True).fill("Dana Invited")
+    await invite.get_by_label("E-mail").fill("dana@example.com")
+    await invite.get_by_role("button", name="Send invitation").click()
     dana = page.locator("#users tr", has_text="dana@example.com")
-    await expect(dana).to_contain_text("invited", timeout=WAIT_MS)
+    await expect(dana).to_contain_text("Invited", timeout=WAIT_MS)
     await inbox.next()
     await dana.get_by_role("button", name="Resend invitation").click()
     await expect(page.locator("#create-ok")).to_have_text("A new invitation is on its way to dana@example.com.",
                                                           timeout=WAIT_MS)
     await inbox.next()
     alan = page.locator(f'#users tr[data-user-id="{agent["id"]}"]')
-    await expect(alan).to_contain_text("on")
+    await expect(alan.locator("td").nth(6)).to_have_text("On")
     await check(page, "admin-users")
     await alan.get_by_role("button", name="Reset two-factor").click()
-    await alan.get_by_role("button", name="Confirm: reset two-factor").click()
-    await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(5)).to_have_text("off",
+    await page.get_by_role("dialog", name=f"Reset two-factor sign-in for {agent['name']}?").get_by_role(
+        "button", name="Reset two-factor").click()
+    await expect(page.locator(f'#users tr[data-user-id="{agent["id"]}"] td').nth(6)).to_have_text("Off",
                                                                                                  timeout=WAIT_MS)
     assert pages.errors == [] and pages.dialogs == []
 

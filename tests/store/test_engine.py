@@ -4,11 +4,15 @@ lookups still stand on the mongomock internals they were written against."""
 from __future__ import annotations
 
 import asyncio
+import collections
+import re
 from datetime import UTC, datetime, timedelta
 
 import mongomock
 import pytest
 from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.store import engine
 from tests.store.interleave import gate, on
@@ -84,6 +88,8 @@ def test_mongomock_is_the_version_the_lookups_were_written_against():
     for name in ("_iter_documents", "_ensure_uniques", "_store"):
         assert hasattr(collection, name), name
     assert hasattr(collection._store, "indexes") and hasattr(collection._store, "documents")
+    assert type(collection._store._documents) is collections.OrderedDict
+    assert callable(engine.filtering.filter_applies) and callable(engine.filtering.resolve_sort_key)
     # a limited find takes its first copies from the cursor's generator
     assert callable(collection.find()._factory)
     # $in and $nin are replaced in the filterer's operator map (engine._fast_in)
@@ -144,3 +150,91 @@ async def test_distinct_flattens_lists_and_keeps_what_mongomock_keeps(embedded):
     assert sorted(await embedded.messages.distinct("tags")) == ["a", "b"]
     await embedded.messages.insert_one({"tags": [None, {"x": 1}]})  # not plain: mongomock's way
     assert len(await embedded.messages.distinct("tags")) == 4
+
+
+# --- finding without copying every document: the same answers as mongomock's own path -----
+
+_T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+_OIDS = [ObjectId() for _ in range(4)]
+_SCALARS = st.one_of(st.integers(-3, 3), st.sampled_from([0.5, 2.0, -1.5]), st.sampled_from(["a", "b", "ab", ""]),
+                     st.booleans(), st.none(), st.sampled_from(_OIDS),
+                     st.integers(0, 5).map(lambda n: _T0 + timedelta(minutes=n)))
+_VALUES = st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3), st.fixed_dictionaries({"c": _SCALARS}))
+_MISSING_OR = lambda values: st.one_of(st.just(...), values)  # noqa: E731  (... is a missing field)
+
+
+def _without_missing(value):
+    if isinstance(value, dict):
+        return {k: _without_missing(v) for k, v in value.items() if v is not ...}
+    return value
+
+
+
+_DOCS = st.lists(st.fixed_dictionaries({
+    "a": _MISSING_OR(_VALUES), "b": _MISSING_OR(st.one_of(st.fixed_dictionaries({"c": _MISSING_OR(_VALUES)}),
+                                                          _SCALARS, st.lists(st.fixed_dictionaries({"c": _SCALARS}),
+                                                                             max_size=2))),
+    "at": _MISSING_OR(st.integers(0, 5).map(lambda n: _T0 + timedelta(minutes=n))),
+}).map(lambda d: _without_missing(d)), max_size=25)
+_FIELDS = st.sampled_from(["a", "b.c", "at", "b", "_id"])
+
+
+def _conditions():
+    operand = _SCALARS
+    ops = st.one_of(
+        operand,
+        st.fixed_dictionaries({}, optional={"$eq": operand, "$ne": operand, "$gt": operand, "$gte": operand,
+                                            "$lt": operand, "$lte": operand, "$exists": st.booleans(),
+                                            "$in": st.lists(operand, max_size=3),
+                                            "$nin": st.lists(operand, max_size=3)}).filter(bool),
+        st.fixed_dictionaries({"$regex": st.sampled_from(["a", "^a", "B$", "(", ""])},
+                              optional={"$options": st.sampled_from(["", "i", "ix", "q"])}),
+    )
+    return st.dictionaries(_FIELDS, ops, max_size=2)
+
+
+_FILTERS = st.recursive(_conditions(), lambda inner: st.one_of(
+    st.fixed_dictionaries({"$and": st.lists(inner, min_size=1, max_size=3)}),
+    st.fixed_dictionaries({"$or": st.lists(inner, min_size=1, max_size=3)}),
+), max_leaves=4)
+_SORTS = st.one_of(st.none(), st.lists(st.tuples(_FIELDS, st.sampled_from([1, -1])), min_size=1, max_size=2,
+                                       unique_by=lambda item: item[0]))
+
+
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(docs=_DOCS, filter=_FILTERS, sort=_SORTS, skip=st.integers(0, 3), limit=st.integers(0, 5),
+       projection=st.sampled_from([None, {"a": 1}, {"at": 1, "b": 1}]))
+def test_the_fast_find_answers_exactly_as_mongomocks_own_find(docs, filter, sort, skip, limit, projection):
+    collection = mongomock.MongoClient(tz_aware=True).db.c
+    engine._index_lookups(collection)
+    if docs:
+        collection.insert_many([dict(d) for d in docs])
+    try:
+        expected = list(collection.find(filter, projection, sort=sort, skip=skip, limit=limit))
+    except (mongomock.OperationFailure, TypeError, NotImplementedError, re.error):
+        return  # mongomock refuses this query; the fast path must not answer it either way
+    fast = engine._fast_find(collection, filter, projection, sort=sort, skip=skip, limit=limit)
+    assert fast is None or fast == expected, (fast, expected)
+    counted = engine._fast_count(collection, filter, skip=skip, limit=limit)
+    whole = len(list(collection.find(filter)))
+    assert counted is None or counted == min(max(whole - skip, 0), limit or whole)
+
+
+async def test_a_page_of_a_large_collection_copies_only_that_page(embedded, monkeypatch):
+    await embedded.audit_events.insert_many([
+        {"at": _T0 + timedelta(seconds=n), "action": "auth.login" if n % 10 else "user.update", "n": n}
+        for n in range(3000)])
+    copies = {"n": 0}
+    real = engine.helpers.make_datetime_timezone_aware_in_document
+
+    def counting(value):
+        copies["n"] += isinstance(value, dict) and "_id" in value  # a whole document
+        return real(value)
+
+    monkeypatch.setattr(engine.helpers, "make_datetime_timezone_aware_in_document", counting)
+    page = await embedded.audit_events.find({"action": "user.update"}).sort(
+        [("at", -1), ("_id", -1)]).to_list(5)
+    assert [doc["n"] for doc in page] == [2990, 2980, 2970, 2960, 2950]
+    assert page[0]["at"].tzinfo is not None
+    assert copies["n"] == 5
