@@ -210,6 +210,10 @@ class Recorder:
             await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
         return matching()
 
+    async def wait_until(self, predicate, timeout: float = 5.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
 
 @dataclass
 class Client:
@@ -226,8 +230,22 @@ class Client:
     def received(self, name: str) -> list:
         return self.recorder.events[name]
 
+    def queue_rows(self, ticket_id: str | None = None) -> list[dict]:
+        """Every ticket state an agent's queue was sent, as the dashboard merges them: changes
+        (`ticket:updated`) and message activity (`queue:updated` batches), oldest version
+        first (a client keeps the highest version)."""
+        rows = list(self.received("ticket:updated"))
+        rows += [t for batch in self.received("queue:updated") for t in batch["tickets"]]
+        rows = [t for t in rows if ticket_id is None or t["id"] == ticket_id]
+        return sorted(rows, key=lambda t: t.get("version", 0))
 
-SERVER_EVENTS = ("message:new", "ticket:updated", "typing", "ticket:viewers", "notification:new",
+    async def wait_for_row(self, where, timeout: float = 5.0) -> dict:
+        """Waits until the queue was sent a ticket state that matches; returns the newest."""
+        await self.recorder.wait_until(lambda: any(where(t) for t in self.queue_rows()), timeout)
+        return [t for t in self.queue_rows() if where(t)][-1]
+
+
+SERVER_EVENTS = ("message:new", "ticket:updated", "queue:updated", "typing", "ticket:viewers", "notification:new",
                  "notification:count", "notification:updated", "audit:new")
 
 

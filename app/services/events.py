@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 AGENTS_ROOM = "agents"
 # Admin sockets only: live audit events (audit:new) go here.
 ADMINS_ROOM = "admins"
-# Queue rows refresh at most this often per ticket while messages stream in.
-ACTIVITY_WINDOW = 0.25
+# Message activity reaches the agents' queues in batches: one `queue:updated` frame per
+# interval carrying every ticket that moved, whatever the number of busy tickets.
+QUEUE_INTERVAL = 0.5
 
 
 def ticket_room(ticket_id: object) -> str:
@@ -41,6 +42,10 @@ def guest_room(guest_id: str) -> str:
     return f"guest:{guest_id}"
 
 
+def _version(ticket: dict) -> int:
+    return ticket.get("version", 0)
+
+
 def presence_room(room: object) -> bool:
     """The rooms the presence service asks about: with several processes their members
     are kept in Redis too (app/sockets/cluster.py)."""
@@ -52,11 +57,11 @@ class Events:
     """Wraps the Socket.IO server (or, in a worker-only process, a write-only manager)."""
 
     sio: Any
-    activity_window: float = ACTIVITY_WINDOW
-    # Tickets whose activity update went out less than a window ago, and the newest state
-    # waiting to follow it at the window's end.
-    _cooling: set = field(default_factory=set, repr=False)
-    _trailing: dict = field(default_factory=dict, repr=False)
+    queue_interval: float = QUEUE_INTERVAL
+    # The newest activity state of each ticket that moved since the last batch went out, and
+    # whether a batch window is open (the first activity after a quiet spell goes at once).
+    _batch: dict = field(default_factory=dict, repr=False)
+    _window_open: bool = field(default=False, repr=False)
     _sending: set = field(default_factory=set, repr=False)
 
     async def message_new(self, doc: dict, *, skip_sid: str | None = None) -> None:
@@ -71,43 +76,49 @@ class Events:
 
     async def ticket_updated(self, ticket: dict, *, to_guest: bool = True) -> None:
         """A change of the ticket itself (status, priority, assignee, a new ticket): sent at
-        once. A message-activity update still waiting is older than this one: dropped."""
-        self._trailing.pop(ticket["_id"], None)
+        once. Activity of this ticket still waiting for the next batch is older: dropped."""
+        waiting = self._batch.get(ticket["_id"])
+        if waiting is not None and _version(waiting) <= _version(ticket):
+            del self._batch[ticket["_id"]]
         await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=AGENTS_ROOM)
         if to_guest:
             await self.sio.emit("ticket:updated", payloads.guest_ticket(ticket),
                                 to=guest_ticket_room(ticket["_id"]))
 
     async def ticket_activity(self, ticket: dict) -> None:
-        """A message moved the ticket in the agents' queues (time, preview). Sent at once,
-        then at most once per window per ticket, the last one carrying the newest state:
-        at hundreds of messages a second, one queue refresh per message per agent was
-        half of all frames the server wrote, for rows nobody can read that fast."""
-        ticket_id = ticket["_id"]
-        if ticket_id in self._cooling:
-            self._trailing[ticket_id] = ticket
+        """A message moved the ticket in the agents' queues (time, preview, unread). Every
+        agent socket gets one `queue:updated` frame per interval with the newest state of
+        each ticket that moved: per-ticket updates made frames grow as busy tickets times
+        agent sockets (60,700 frames/s for 400 dashboards at 200 msg/s). After a quiet
+        spell the first one goes at once, so a single message shows without delay."""
+        waiting = self._batch.get(ticket["_id"])
+        if waiting is None or _version(waiting) <= _version(ticket):
+            self._batch[ticket["_id"]] = ticket
+        if self._window_open:
             return
-        self._open_window(ticket_id)
-        await self._emit_activity(ticket)
+        self._open_window()
+        await self._emit_batch()
 
-    def _open_window(self, ticket_id: object) -> None:
-        self._cooling.add(ticket_id)
-        asyncio.get_running_loop().call_later(self.activity_window, self._window_closed, ticket_id)
+    def _open_window(self) -> None:
+        self._window_open = True
+        asyncio.get_running_loop().call_later(self.queue_interval, self._window_closed)
 
-    def _window_closed(self, ticket_id: object) -> None:
-        newest = self._trailing.pop(ticket_id, None)
-        if newest is None:
-            self._cooling.discard(ticket_id)
+    def _window_closed(self) -> None:
+        if not self._batch:
+            self._window_open = False
             return
-        # The trailing update opens the next window at once, so a message arriving before
-        # its send has run waits for the window instead of sending a second update.
-        self._open_window(ticket_id)
-        task = asyncio.get_running_loop().create_task(self._emit_activity(newest))
+        # The batch taken now opens the next window at once: activity arriving before its
+        # send has run joins the next batch instead of sending one more frame.
+        self._open_window()
+        task = asyncio.get_running_loop().create_task(self._emit_batch())
         self._sending.add(task)
         task.add_done_callback(self._sent)
 
-    async def _emit_activity(self, ticket: dict) -> None:
-        await self.sio.emit("ticket:updated", payloads.ticket(ticket), to=AGENTS_ROOM)
+    async def _emit_batch(self) -> None:
+        batch, self._batch = self._batch, {}
+        if batch:
+            await self.sio.emit("queue:updated", {"tickets": [payloads.ticket(t) for t in batch.values()]},
+                                to=AGENTS_ROOM)
 
     def _sent(self, task: asyncio.Task) -> None:
         self._sending.discard(task)

@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import logging
 
+import engineio.packet
 import socketio
+import socketio.packet
 
 from ..security import Identity
 from ..services import sessions
@@ -42,6 +44,38 @@ async def disconnect_members(manager: socketio.AsyncManager, namespace: str, roo
 
 class LocalManager(socketio.AsyncManager):
     """The single-process manager, with session rooms that disconnect when closed."""
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
+                   **kwargs):
+        """A broadcast without an acknowledgement, encoded once and handed to each member's
+        Engine.IO queue in turn. The library's emit starts a task per recipient and waits
+        for them all; handing a packet to a queue never waits, so those tasks were pure
+        cost: about a sixth of the server's CPU at 5,000 deliveries a second."""
+        kwargs.pop("ignore_queue", None)  # no queue in one process
+        if callback is not None or kwargs:
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                                      callback=callback, to=to, **kwargs)
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            data = list(data)
+        elif data is not None:
+            data = [data]
+        else:
+            data = []
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        encoded = self.server.packet_class(socketio.packet.EVENT, namespace=namespace,
+                                           data=[event] + data).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        eio_packets = [engineio.packet.Packet(engineio.packet.MESSAGE, p) for p in encoded]
+        # A list first: a member leaving while we hand out packets must not change the loop.
+        for sid, eio_sid in list(self.get_participants(namespace, room)):
+            if sid in skip:
+                continue
+            for eio_pkt in eio_packets:
+                await self.server._send_eio_packet(eio_sid, eio_pkt)
 
     async def close_room(self, room, namespace):
         if sessions.is_session_room(room):

@@ -216,6 +216,16 @@ socket.on("typing", (event) => {
   else conversation.receiveTyping(event);
 });
 socket.on("ticket:viewers", (event) => presence.viewers(event));
+// Messages moving tickets in the queue arrive batched: one frame per interval with the
+// newest state of every ticket that moved. Each is kept only if newer than what we hold.
+socket.on("queue:updated", (batch) => {
+  const tickets = Array.isArray(batch?.tickets) ? batch.tickets : [];
+  for (const ticket of tickets) {
+    conversation.updateTicket(ticket);
+    applyTicket(ticket, { render: false });
+  }
+  if (tickets.length) renderQueue();
+});
 socket.on("ticket:updated", (ticket) => {
   const isNew = ticket?.id && !queue.newest.has(ticket.id) && ticket.version === 1;
   conversation.updateTicket(ticket);
@@ -371,7 +381,7 @@ function newestState(ticket) {
 }
 
 /** Upsert one ticket from a live event or an answer, keeping only what matches the filter. */
-function applyTicket(ticket, { isNew = false } = {}) {
+function applyTicket(ticket, { isNew = false, render = true } = {}) {
   if (!ticket?.id) return;
   if (newestState(ticket) !== ticket) return; // overtaken by a newer state
   noteSeen(ticket, { isNew: isNew && !queue.seen.has(ticket.id) });
@@ -382,7 +392,7 @@ function applyTicket(ticket, { isNew = false } = {}) {
   if (matchesFilter(ticket)) queue.tickets.set(ticket.id, ticket);
   else queue.tickets.delete(ticket.id);
   for (const tag of ticket.tags ?? []) addTagOption(tag);
-  renderQueue();
+  if (render) renderQueue();
 }
 
 /** Whether the agent has this ticket's conversation in front of them. */

@@ -562,6 +562,7 @@ async def test_an_older_ticket_state_arriving_late_changes_neither_the_queue_row
         "last_message_preview": "An older preview", "updated_at": later, "last_message_at": later,
     }
     await live_server.app[sio_key].emit("ticket:updated", older, to="agents")
+    await live_server.app[sio_key].emit("queue:updated", {"tickets": [older]}, to="agents")
     # Then another guest writes in: once their row shows, the page has handled the older
     # state too (one socket's events arrive in order).
     async with http().post("/api/guest/tickets", json={"name": "Next Guest", "message": "Hi"}) as resp:
@@ -577,4 +578,36 @@ async def test_an_older_ticket_state_arriving_late_changes_neither_the_queue_row
     await expect(agent.locator("#conversation-priority")).to_have_text("High priority")
     await expect(agent.locator("#conversation-status")).to_have_text("Open")
     await expect(agent.locator("#ticket-priority")).to_have_value("high")
+    assert pages.errors == []
+
+
+async def test_messages_on_tickets_the_agent_has_not_open_move_their_rows_live(
+    pages, live_server, demo_agent, http, connect
+):
+    """Message activity reaches the queue in batches (queue:updated): every row that moved
+    shows its newest preview, the newest on top, marked unread."""
+    agent = await pages.open()
+    await sign_in(agent, live_server.url, demo_agent)
+    guests = {}
+    for name in ("Ann", "Ben"):
+        session = http()
+        async with session.post("/api/guest/tickets", json={"name": name, "message": f"Hi, {name}."}) as resp:
+            assert resp.status == 201, await resp.text()
+            ticket_id = (await resp.json())["ticket"]["id"]
+        socket = await connect(cookie_header(session))
+        assert (await socket.call("ticket:join", {"ticket_id": ticket_id}))["ok"]
+        guests[name] = (ticket_id, socket)
+    names = agent.locator("#queue [data-ticket-id] .ticket-row__name")
+    await expect(names).to_have_text(["Ben", "Ann"], timeout=WAIT_MS)
+    for name, texts in (("Ben", ["b1", "b2"]), ("Ann", ["a1", "a2", "a3"])):
+        ticket_id, socket = guests[name]
+        for text in texts:
+            answer = await socket.call("message:send", {"ticket_id": ticket_id, "body": text, "client_msg_id": text})
+            assert answer["ok"], answer
+    ann_row = agent.locator(f'#queue [data-ticket-id="{guests["Ann"][0]}"]')
+    ben_row = agent.locator(f'#queue [data-ticket-id="{guests["Ben"][0]}"]')
+    await expect(ann_row.locator(".ticket-row__preview")).to_have_text("a3", timeout=WAIT_MS)
+    await expect(ben_row.locator(".ticket-row__preview")).to_have_text("b2", timeout=WAIT_MS)
+    await expect(names).to_have_text(["Ann", "Ben"])  # the newest activity on top
+    await expect(ann_row).to_have_class(re.compile(r"ticket-row--unread"))
     assert pages.errors == []

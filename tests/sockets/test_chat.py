@@ -272,8 +272,11 @@ async def test_typing_reaches_the_others_in_the_room_but_not_the_sender(guest, g
 
 async def test_agents_see_a_message_move_the_ticket_in_their_queue(guest, guest_socket, agent_socket):
     await guest_socket.call("message:send", {"ticket_id": guest.ticket_id, "body": "any news?", "client_msg_id": "q"})
-    updates = await agent_socket.wait_for("ticket:updated", where=lambda t: t["last_message_preview"] == "any news?")
-    assert updates[0]["id"] == guest.ticket_id
+    row = await agent_socket.wait_for_row(lambda t: t["last_message_preview"] == "any news?")
+    assert row["id"] == guest.ticket_id
+    [batch] = [b for b in agent_socket.received("queue:updated")
+               if any(t["last_message_preview"] == "any news?" for t in b["tickets"])]
+    assert [t["id"] for t in batch["tickets"]] == [guest.ticket_id]
 
 
 NOT_AN_ID = "zzzzzzzzzzzzzzzzzzzzzzzz"
@@ -347,12 +350,13 @@ async def test_a_burst_of_messages_refreshes_the_queue_a_few_times_ending_on_the
     for i in range(20):
         await guest_socket.call(
             "message:send", {"ticket_id": guest.ticket_id, "body": f"burst {i}", "client_msg_id": f"u{i}"})
-    last = await agent_socket.wait_for(
-        "ticket:updated", where=lambda t: t["last_message_preview"] == "burst 19")
-    assert last[-1]["id"] == guest.ticket_id
-    updates = [t for t in agent_socket.received("ticket:updated") if t["id"] == guest.ticket_id]
-    assert len(updates) < 20  # not one per message
-    assert updates[-1]["last_message_preview"] == "burst 19"  # and the newest state is the last word
+    last = await agent_socket.wait_for_row(lambda t: t["last_message_preview"] == "burst 19")
+    assert last["id"] == guest.ticket_id
+    batches = agent_socket.received("queue:updated")
+    assert len(batches) < 20  # not one frame per message
+    assert all(len({t["id"] for t in b["tickets"]}) == len(b["tickets"]) for b in batches)  # newest only
+    # and the newest state is the last word
+    assert agent_socket.queue_rows(guest.ticket_id)[-1]["last_message_preview"] == "burst 19"
 
 
 async def test_a_close_right_after_a_burst_is_not_followed_by_a_stale_queue_update(
@@ -362,5 +366,7 @@ async def test_a_close_right_after_a_burst_is_not_followed_by_a_stale_queue_upda
             "message:send", {"ticket_id": guest.ticket_id, "body": f"quick {i}", "client_msg_id": f"q{i}"})
     assert (await agent_socket.call("ticket:close", {"ticket_id": guest.ticket_id}))["ok"]
     await agent_socket.wait_for("ticket:updated", where=lambda t: t["status"] == "closed")
-    await asyncio.sleep(0.4)  # past the coalescing window: a dropped update would have arrived by now
-    assert agent_socket.received("ticket:updated")[-1]["status"] == "closed"
+    await asyncio.sleep(0.7)  # past the batch interval: a stale batch would have arrived by now
+    rows = agent_socket.queue_rows(guest.ticket_id)
+    assert rows[-1]["status"] == "closed"  # the state the dashboard keeps (highest version)
+    assert rows.count(rows[-1]) == 1

@@ -186,3 +186,16 @@ async def test_malformed_polling_payloads_log_one_warning_and_the_session_goes_o
         assert text.startswith("431[") and json.loads(text[3:])[0]["ok"] is True
     assert log_problems(caplog.records) == []
     assert any(sid in r.getMessage() for r in caplog.records if "client input refused" in r.getMessage())
+
+
+@pytest.mark.parametrize("data", [
+    ["message:new", {"body": "Grüße, 你好 🙂", "seq": 7, "at": "2026-11-30T12:00:00Z", "tags": []}],
+    # what orjson refuses goes through the standard encoder: the packet is still sent
+    ["message:new", {"body": "half a pair \ud800", "big": 10 ** 30}],
+])
+def test_the_server_encodes_packets_as_compact_json_a_client_decodes_back(data):
+    encoded = transport.WirePacket(socketio.packet.EVENT, data=data).encode()
+    assert encoded.startswith("2[")
+    assert len(encoded) <= len("2" + json.dumps(data, separators=(",", ":")))  # compact
+    decoded = socketio.packet.Packet(encoded_packet=encoded)
+    assert decoded.packet_type == socketio.packet.EVENT and decoded.data == data
