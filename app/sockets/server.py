@@ -25,6 +25,7 @@ from ..services import assignment, client, presence, users, validate
 from ..services.context import Ctx
 from ..services.events import AGENTS_ROOM, guest_room, user_room
 from . import sessions
+from .engine import SocketServer
 from .transport import WirePacket, use_wire_transport
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         client_manager = ClusterManager(settings.redis_url)
     else:
         client_manager = sessions.LocalManager()
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="aiohttp",
         client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
