@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from app.sockets.engine import EngineServer, PacketQueue, SocketServer
+from app.sockets.server import create_sio
 
 
 async def test_fifo_and_get_nowait():
@@ -69,8 +70,11 @@ async def test_an_idle_queue_holds_no_buffers():
     assert (q._items, q._getters, q._joiners) == (None, None, None)
 
 
-def test_the_socketio_server_gives_every_socket_a_packet_queue():
-    sio = SocketServer(async_mode="aiohttp")
+def test_the_socketio_server_gives_every_socket_a_packet_queue(settings):
+    # The product's own server: a bare SocketServer() would give the libraries' loggers a
+    # StreamHandler for the rest of the process (test_transport.py checks they have none).
+    sio = create_sio(settings)
+    assert isinstance(sio, SocketServer)
     assert isinstance(sio.eio, EngineServer)
     assert isinstance(sio.eio.create_queue(), PacketQueue)
     assert isinstance(sio.eio.create_queue(maxsize=1), asyncio.Queue)  # bounded: the stock one
