@@ -131,7 +131,7 @@ async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -
     timeout = server.ping_interval + server.ping_timeout
     socket.connected = True
     socket.upgraded = True
-    writer_task = asyncio.ensure_future(_write_packets(socket, ws, timeout))
+    writer_task = asyncio.ensure_future(_write_packets(socket, ws))
     server.logger.info("%s: Upgrade to websocket successful", socket.sid)
     while True:
         try:
@@ -159,16 +159,17 @@ async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -
     await socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
 
 
-async def _write_packets(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket, timeout: float) -> None:
-    """engine.io's writer: send what is queued, in order; stop on None, on a send error, or
-    when nothing was queued for `timeout` seconds (as `AsyncSocket.poll` does)."""
+async def _write_packets(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
+    """engine.io's writer: send what is queued, in order; stop on None or on a send error.
+    engine.io's own writer also gives up after ping interval + ping timeout without a packet;
+    here the reading loop ends by then (nothing received for as long) and queues the None,
+    so the writer needs no timer of its own."""
     queue = socket.queue
     while True:
         try:
-            async with asyncio.timeout(timeout):
-                first = await queue.get()
+            first = await queue.get()
             queue.task_done()
-        except (TimeoutError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             break
         if first is None:
             break
