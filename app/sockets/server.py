@@ -75,6 +75,20 @@ async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
     return None
 
 
+# What authenticate() and handshake_client() read: python-socketio hands the same environ
+# to the connect handler again if the client connects the namespace anew.
+HANDSHAKE_KEYS = ("HTTP_COOKIE", "HTTP_X_FORWARDED_FOR", "HTTP_USER_AGENT", "REMOTE_ADDR", "aiohttp.request")
+
+
+def keep_handshake_keys(environ: dict) -> None:
+    """Empty the handshake's WSGI-style environ down to HANDSHAKE_KEYS, in place: engine.io's
+    and python-socketio's frames hold it for the connection's life, with a key and slot for
+    every header (about 1-2 KB per socket), and nothing reads the rest after connecting."""
+    kept = {key: environ[key] for key in HANDSHAKE_KEYS if key in environ}
+    environ.clear()  # a dict does not shrink on deletion: clear() frees its table
+    environ.update(kept)
+
+
 def handshake_client(ctx: Ctx, environ: dict) -> client.ClientInfo:
     """IP and user agent of the handshake, kept in the socket's session for audit events
     and rate limits (environ's REMOTE_ADDR is a placeholder under aiohttp: ask the request)."""
@@ -118,6 +132,7 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
             await assignment.agent_connected(ctx, identity=identity)  # online: tickets may wait
         else:
             await sio.enter_room(sid, guest_room(identity.id))
+        keep_handshake_keys(environ)
         ctx.metrics.socket_connected(identity.role)
 
     @sio.event
