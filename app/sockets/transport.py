@@ -104,6 +104,9 @@ class WireWebSocket(engineio_aiohttp.WebSocket):
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size,
                                        compress=self.compress)
         await self._sock.prepare(request)
+        # Sent with the 101 answer: the security headers (a CSP string among them) would
+        # otherwise stay in memory for the connection's life.
+        self._sock.headers.clear()
         self.environ = environ
         socket = getattr(self.handler, "__self__", None)
         if isinstance(socket, AsyncSocket) and not socket.connected:
