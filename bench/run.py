@@ -319,7 +319,8 @@ def table(results: dict[str, list[dict]], steps: list[int]) -> str:
                     pass
             m = median(values)
             cells.append("-" if m is None else fmt.format(m))
-        rows.append((label, *cells))
+        if any(cell != "-" for cell in cells):  # --only-idle: no rows for the loads
+            rows.append((label, *cells))
 
     row("clients (rooms=100)", lambda r: r["clients"], "{:.0f}")
     row("seconds to ready", lambda r: r["ready_s"], "{:.2f}")
