@@ -266,25 +266,26 @@ async def scenario(kind: str, args) -> dict:
     async def people(server: Server):
         return await product_people(server.url, ROOMS) if kind == "product" else reference_people(ROOMS)
 
-    # Closed loop: throughput.
-    server = await start()
-    out["ready_s"] = server.ready_s
-    try:
-        guests, agents = await people(server)
-        clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
-        out["clients"] = len(clients)
-        out["closed"] = await load(server, clients, mode="closed", duration=args.duration, warmup=2)
-    finally:
-        await server.stop()
-    # Open loop at a fixed rate: latency.
-    server = await start()
-    try:
-        guests, agents = await people(server)
-        clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
-        out["open"] = await load(server, clients, mode="open", duration=args.duration, warmup=2,
-                                 rate=OPEN_RATE)
-    finally:
-        await server.stop()
+    if not args.only_idle:
+        # Closed loop: throughput.
+        server = await start()
+        out["ready_s"] = server.ready_s
+        try:
+            guests, agents = await people(server)
+            clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
+            out["clients"] = len(clients)
+            out["closed"] = await load(server, clients, mode="closed", duration=args.duration, warmup=2)
+        finally:
+            await server.stop()
+        # Open loop at a fixed rate: latency.
+        server = await start()
+        try:
+            guests, agents = await people(server)
+            clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
+            out["open"] = await load(server, clients, mode="open", duration=args.duration, warmup=2,
+                                     rate=OPEN_RATE)
+        finally:
+            await server.stop()
     # Idle connections: memory.
     if not args.skip_idle:
         server = await start()
@@ -318,7 +319,8 @@ def table(results: dict[str, list[dict]], steps: list[int]) -> str:
                     pass
             m = median(values)
             cells.append("-" if m is None else fmt.format(m))
-        rows.append((label, *cells))
+        if any(cell != "-" for cell in cells):  # --only-idle: no rows for the loads
+            rows.append((label, *cells))
 
     row("clients (rooms=100)", lambda r: r["clients"], "{:.0f}")
     row("seconds to ready", lambda r: r["ready_s"], "{:.2f}")
@@ -355,6 +357,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per load")
     parser.add_argument("--only", choices=("product", "node"), help="bench one server only")
     parser.add_argument("--skip-idle", action="store_true", help="skip the idle-memory scenario")
+    parser.add_argument("--only-idle", action="store_true",
+                        help="run only the idle-memory scenario (no closed or open loop)")
     parser.add_argument("--idle-steps", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1000, 5000], help="connection counts for idle memory")
     parser.add_argument("--server-dir", type=Path, default=ROOT,
@@ -363,6 +367,8 @@ async def main(argv: list[str] | None = None) -> int:
                         help="extra environment for the product (e.g. WS_COMPRESSION=1)")
     parser.add_argument("--json", type=Path, help="also write every run's raw figures here")
     args = parser.parse_args(argv)
+    if args.only_idle and args.skip_idle:
+        parser.error("--only-idle and --skip-idle exclude each other")
     if not shutil.which("node"):
         print("error: node (Node.js 18+) is needed", file=sys.stderr)
         return 2
