@@ -66,7 +66,7 @@ def epoch_ms(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
 
 
-def judge(views: list[dict], store: dict[tuple[str, str], list[dict]]) -> list[dict]:
+def judge(views: list[dict], store: dict[tuple[str, str], list[dict]], clients: list[dict]) -> list[dict]:
     """Per member: its share of the store's messages with and without catch-up, messages it
     holds that the store does not, and (cut members) seconds from reconnect to complete."""
     judged = []
@@ -79,6 +79,9 @@ def judge(views: list[dict], store: dict[tuple[str, str], list[dict]]) -> list[d
         got = sum(1 for m in due if m["id"] in held)
         got_live = sum(1 for m in due if m["id"] in live)
         entry = {
+            "socket": view["socket"],
+            "audience": view["audience"],
+            "sender": bool(clients[view["socket"]].get("send_to")),
             "dropped": view["dropped"],
             "due": len(due),
             "share": got / len(due) if due else 1.0,
@@ -143,7 +146,7 @@ async def run_once(args) -> dict:
         await server.stop()
         os.unlink(views_file.name)
     out["generator"] = result
-    out["members"] = judge(views, store)
+    out["members"] = judge(views, store, clients)
     out["stored"] = sum(len(v) for (_, audience), v in store.items() if audience == "agent")
     out["clients"] = len(clients)
     return out
@@ -153,6 +156,11 @@ def spread(values: list[float], fmt: str) -> str:
     if not values:
         return "-"
     return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), statistics.fmean(values)))
+
+
+def _below(members: list[dict], key: str) -> str:
+    below = [m for m in members if m[key] < 1]
+    return f"{len(below)} ({sum(m['sender'] for m in below)})"
 
 
 def _median_max(values: list[float]) -> str:
@@ -174,7 +182,8 @@ def report(run: dict) -> str:
         f"sockets {run['clients']:,} in {ROOMS} rooms, members (socket x open ticket) {len(members):,}; "
         f"cut: {g['dropped_sockets']} sockets, {len(cut)} members, for {run['drop_s']:.1f} s",
         f"messages sent {g['sent']:,} at {run['rate']:.0f}/s over {g['window_s']:.1f} s; acked {g['acked']:,} "
-        f"(waited for the connection {g['waited']}, resent {g['resent']}, answered as duplicates "
+        f"(waited for the connection {g['waited']}, resent {g['resent']}, asked again after no answer in "
+        f"time {g['askedAgain']}, answered as duplicates "
         f"{g['duplicates']}, failed {g['failed']}); stored messages (agents' numbering, incl. the first) "
         f"{run['stored']:,}",
         f"catch-up rounds {g['catchUps']:,}, history requests {g['historyAsks']:,} "
@@ -187,8 +196,8 @@ def report(run: dict) -> str:
         f"{spread([m['share_live'] for m in cut], pct):>28}",
         f"{'  all members':58}  {spread([m['share'] for m in members], pct):>28}  "
         f"{spread([m['share_live'] for m in members], pct):>28}",
-        f"{'  members below 100%':58}  {sum(m['share'] < 1 for m in members):>28}  "
-        f"{sum(m['share_live'] < 1 for m in members):>28}",
+        f"{'  members below 100% (of them senders)':58}  {_below(members, 'share'):>28}  "
+        f"{_below(members, 'share_live'):>28}",
         f"{'  messages missing per cut member (median / max)':58}  "
         f"{_median_max([m['missed'] for m in cut]):>28}  "
         f"{_median_max([m['missed_live'] for m in cut]):>28}",

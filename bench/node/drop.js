@@ -9,10 +9,11 @@
 // a watermark up to which it holds everything, holes asked about after a short grace) and
 // on reconnect does what the widget's and the dashboard's watchConnection -> resume() do:
 // `ticket:join` again, then `messages:history` with `after: <watermark>` page by page, then
-// resend the messages that did not get through (same client_msg_id). Each message held is
-// recorded with when and how it came (live `message:new`, the send's acknowledgement, the
-// first join's page, or catch-up), so bench/drop.py can compare every member with the
-// store and tell what live delivery alone (plain Socket.IO) would have given.
+// resend the messages that did not get through (same client_msg_id); a send without an
+// answer in time is asked again (same client_msg_id) before it counts as failed. Each
+// message held is recorded with when and how it came (live `message:new`, the send's
+// acknowledgement, the first join's page, or catch-up), so bench/drop.py can compare every
+// member with the store and tell what live delivery alone (plain Socket.IO) would give.
 //
 // A drop destroys the WebSocket's TCP connection (ws.terminate(): no close frame, no
 // Socket.IO disconnect packet); the socket is connected again `drop_s` later.
@@ -31,12 +32,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // The browser's constants (static/js/chat-core.js).
 const CATCH_UP_PAGE = 100;
 const ACK_TIMEOUT_MS = 10000;
+const SEND_ATTEMPTS = 3;
 const GAP_GRACE_MS = 250;
 const HOLE_WAIT_MS = 3000;
 const MAX_TRACKED_HOLES = 1000;
 
 const stats = {
-  sent: 0, acked: 0, duplicates: 0, failed: 0, resent: 0, waited: 0,
+  sent: 0, acked: 0, duplicates: 0, failed: 0, resent: 0, waited: 0, askedAgain: 0,
   historyAsks: 0, historyMessages: 0, catchUps: 0, resumeRetries: 0, unexpectedDisconnects: 0,
   failures: {},
 };
@@ -368,6 +370,10 @@ class Peer {
         if (entry.state !== "waiting") stats.waited += 1;
         entry.state = "waiting"; // resent with the same client_msg_id on reconnect
         return;
+      }
+      if (error.code === "timeout" && (entry.timeouts = (entry.timeouts || 0) + 1) < SEND_ATTEMPTS) {
+        stats.askedAgain += 1; // no answer in time: ask again, same client_msg_id
+        return this.deliver(entry);
       }
       entry.state = "failed";
       stats.failed += 1;
