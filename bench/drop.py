@@ -75,7 +75,7 @@ def judge(views: list[dict], store: dict[tuple[str, str], list[dict]], clients: 
         ids = {m["id"] for m in stored}
         due = [m for m in stored if m["seq"] > view["base"]]
         held = {row[0]: row for row in view["messages"]}
-        live = {i for i, row in held.items() if row[3] in ("live", "ack", "join")}
+        live = {i for i, row in held.items() if row[4] or row[3] == "join"}
         got = sum(1 for m in due if m["id"] in held)
         got_live = sum(1 for m in due if m["id"] in live)
         entry = {

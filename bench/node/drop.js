@@ -72,7 +72,7 @@ class Member {
     this.peer = peer;
     this.ticketId = ticketId;
     this.generation = 0;
-    this.elements = new Map(); // id -> [id, seq, received at ms, via]
+    this.elements = new Map(); // id -> [id, seq, received at ms, via, came live or acked too]
     this.started = false;
     this.liveBuffer = [];
     this.watermark = 0;
@@ -144,9 +144,14 @@ class Member {
     const now = Date.now();
     for (const message of messages) {
       if (!message || message.ticket_id !== this.ticketId || !message.id) continue;
-      if (this.elements.has(message.id)) continue;
+      const live = via === "live" || via === "ack";
+      const held = this.elements.get(message.id);
+      if (held) {
+        if (live) held[4] = true; // plain Socket.IO would have had it too
+        continue;
+      }
       const seq = seqOf(message);
-      this.elements.set(message.id, [message.id, seq, now, via]);
+      this.elements.set(message.id, [message.id, seq, now, via, live]);
       if (seq !== null) this.count(seq);
     }
     this.settle({ confirmedBelow });
