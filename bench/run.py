@@ -60,6 +60,17 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def node_ready() -> bool:
+    """Node.js is there and the generator's packages are installed (npm ci the first time)."""
+    if not shutil.which("node"):
+        print("error: node (Node.js 18+) is needed", file=sys.stderr)
+        return False
+    if not (NODE_DIR / "node_modules").exists():
+        print("installing the generator's packages (npm ci) ...", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    return True
+
+
 # -- servers -------------------------------------------------------------------------------
 
 
@@ -182,8 +193,9 @@ def chat_clients(guests, agents, *, tabs: int, agent_sockets: int) -> list[dict]
 
 
 class Generator:
-    def __init__(self, server: Server, config: dict) -> None:
+    def __init__(self, server: Server, config: dict, script: str = "generator.js") -> None:
         self.server = server
+        self.script = script
         self.config = {"url": server.url, "origin": server.url, "concurrency": 50, **config}
 
     async def __aenter__(self):
@@ -191,7 +203,7 @@ class Generator:
         json.dump(self.config, self.file)
         self.file.close()
         self.proc = await asyncio.create_subprocess_exec(
-            "node", str(NODE_DIR / "generator.js"), self.file.name,
+            "node", str(NODE_DIR / self.script), self.file.name,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         return self
 
@@ -369,12 +381,8 @@ async def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.only_idle and args.skip_idle:
         parser.error("--only-idle and --skip-idle exclude each other")
-    if not shutil.which("node"):
-        print("error: node (Node.js 18+) is needed", file=sys.stderr)
+    if not node_ready():
         return 2
-    if not (NODE_DIR / "node_modules").exists():
-        print("installing the generator's packages (npm ci) ...", flush=True)
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
     raise_fd_limit()
     kinds = [args.only] if args.only else ["product", "node"]
     results: dict[str, list[dict]] = {k: [] for k in kinds}
