@@ -60,6 +60,17 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def node_ready() -> bool:
+    """Node.js is there and the generator's packages are installed (npm ci the first time)."""
+    if not shutil.which("node"):
+        print("error: node (Node.js 18+) is needed", file=sys.stderr)
+        return False
+    if not (NODE_DIR / "node_modules").exists():
+        print("installing the generator's packages (npm ci) ...", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    return True
+
+
 # -- servers -------------------------------------------------------------------------------
 
 
@@ -182,8 +193,9 @@ def chat_clients(guests, agents, *, tabs: int, agent_sockets: int) -> list[dict]
 
 
 class Generator:
-    def __init__(self, server: Server, config: dict) -> None:
+    def __init__(self, server: Server, config: dict, script: str = "generator.js") -> None:
         self.server = server
+        self.script = script
         self.config = {"url": server.url, "origin": server.url, "concurrency": 50, **config}
 
     async def __aenter__(self):
@@ -191,7 +203,7 @@ class Generator:
         json.dump(self.config, self.file)
         self.file.close()
         self.proc = await asyncio.create_subprocess_exec(
-            "node", str(NODE_DIR / "generator.js"), self.file.name,
+            "node", str(NODE_DIR / self.script), self.file.name,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         return self
 
@@ -266,25 +278,26 @@ async def scenario(kind: str, args) -> dict:
     async def people(server: Server):
         return await product_people(server.url, ROOMS) if kind == "product" else reference_people(ROOMS)
 
-    # Closed loop: throughput.
-    server = await start()
-    out["ready_s"] = server.ready_s
-    try:
-        guests, agents = await people(server)
-        clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
-        out["clients"] = len(clients)
-        out["closed"] = await load(server, clients, mode="closed", duration=args.duration, warmup=2)
-    finally:
-        await server.stop()
-    # Open loop at a fixed rate: latency.
-    server = await start()
-    try:
-        guests, agents = await people(server)
-        clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
-        out["open"] = await load(server, clients, mode="open", duration=args.duration, warmup=2,
-                                 rate=OPEN_RATE)
-    finally:
-        await server.stop()
+    if not args.only_idle:
+        # Closed loop: throughput.
+        server = await start()
+        out["ready_s"] = server.ready_s
+        try:
+            guests, agents = await people(server)
+            clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
+            out["clients"] = len(clients)
+            out["closed"] = await load(server, clients, mode="closed", duration=args.duration, warmup=2)
+        finally:
+            await server.stop()
+        # Open loop at a fixed rate: latency.
+        server = await start()
+        try:
+            guests, agents = await people(server)
+            clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)
+            out["open"] = await load(server, clients, mode="open", duration=args.duration, warmup=2,
+                                     rate=OPEN_RATE)
+        finally:
+            await server.stop()
     # Idle connections: memory.
     if not args.skip_idle:
         server = await start()
@@ -318,7 +331,8 @@ def table(results: dict[str, list[dict]], steps: list[int]) -> str:
                     pass
             m = median(values)
             cells.append("-" if m is None else fmt.format(m))
-        rows.append((label, *cells))
+        if any(cell != "-" for cell in cells):  # --only-idle: no rows for the loads
+            rows.append((label, *cells))
 
     row("clients (rooms=100)", lambda r: r["clients"], "{:.0f}")
     row("seconds to ready", lambda r: r["ready_s"], "{:.2f}")
@@ -355,6 +369,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per load")
     parser.add_argument("--only", choices=("product", "node"), help="bench one server only")
     parser.add_argument("--skip-idle", action="store_true", help="skip the idle-memory scenario")
+    parser.add_argument("--only-idle", action="store_true",
+                        help="run only the idle-memory scenario (no closed or open loop)")
     parser.add_argument("--idle-steps", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1000, 5000], help="connection counts for idle memory")
     parser.add_argument("--server-dir", type=Path, default=ROOT,
@@ -363,12 +379,10 @@ async def main(argv: list[str] | None = None) -> int:
                         help="extra environment for the product (e.g. WS_COMPRESSION=1)")
     parser.add_argument("--json", type=Path, help="also write every run's raw figures here")
     args = parser.parse_args(argv)
-    if not shutil.which("node"):
-        print("error: node (Node.js 18+) is needed", file=sys.stderr)
+    if args.only_idle and args.skip_idle:
+        parser.error("--only-idle and --skip-idle exclude each other")
+    if not node_ready():
         return 2
-    if not (NODE_DIR / "node_modules").exists():
-        print("installing the generator's packages (npm ci) ...", flush=True)
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
     raise_fd_limit()
     kinds = [args.only] if args.only else ["product", "node"]
     results: dict[str, list[dict]] = {k: [] for k in kinds}

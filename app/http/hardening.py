@@ -3,6 +3,7 @@ cookie-authenticated mutations, and the security headers on every answer."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -32,7 +33,18 @@ def client_info(request: web.Request) -> client.ClientInfo:
 
 
 @web.middleware
-async def client_middleware(request: web.Request, handler) -> web.StreamResponse:
+def client_middleware(request: web.Request, handler) -> Awaitable[web.StreamResponse]:
+    if request.path.startswith(SOCKET_IO_PATH):
+        # Bound for the socket's connect handler and left so: the handler's awaitable is
+        # returned, not awaited, so no frame of this middleware stays for a WebSocket's
+        # life. The next request on the connection binds its own; socket events bind
+        # the session's.
+        client.bind(client_info(request))
+        return handler(request)
+    return _bound(request, handler)
+
+
+async def _bound(request: web.Request, handler) -> web.StreamResponse:
     token = client.bind(client_info(request))
     try:
         return await handler(request)
@@ -61,7 +73,7 @@ def own_origins(request: web.Request) -> set[str]:
 
 
 @web.middleware
-async def csrf_middleware(request: web.Request, handler) -> web.StreamResponse:
+def csrf_middleware(request: web.Request, handler) -> Awaitable[web.StreamResponse]:
     """A request that carries our cookies and changes something must come from our own pages'
     JavaScript: the custom header (which a cross-site form cannot send, and a cross-site
     fetch cannot send without a CORS preflight we refuse) and an Origin (else Referer) of
@@ -69,7 +81,13 @@ async def csrf_middleware(request: web.Request, handler) -> web.StreamResponse:
     (`Authorization: Bearer`) is the token's, whatever cookies come with it (identity.py
     reads none of them), and a page on another site cannot send that header without a CORS
     preflight we refuse: it needs neither."""
-    if request.method in UNSAFE_METHODS and not request.path.startswith(SOCKET_IO_PATH) and (
+    if request.path.startswith(SOCKET_IO_PATH):
+        return handler(request)  # not awaited here: no frame kept for a WebSocket's life
+    return _csrf_checked(request, handler)
+
+
+async def _csrf_checked(request: web.Request, handler) -> web.StreamResponse:
+    if request.method in UNSAFE_METHODS and (
         SESSION_COOKIE in request.cookies or GUEST_COOKIE in request.cookies
     ) and bearer_token(request) is None:
         name, value = CSRF_HEADER

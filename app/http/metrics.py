@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -26,9 +27,14 @@ def route_label(request: web.Request) -> str:
 
 
 @web.middleware
-async def metrics_middleware(request: web.Request, handler) -> web.StreamResponse:
+def metrics_middleware(request: web.Request, handler) -> Awaitable[web.StreamResponse]:
     if request.path.startswith(UNTIMED_PREFIX):
-        return await handler(request)
+        # Returned, not awaited: no frame of this middleware stays for a WebSocket's life.
+        return handler(request)
+    return _timed(request, handler)
+
+
+async def _timed(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     try:

@@ -4,6 +4,7 @@ unexpected to a 500 without a stack trace."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -87,7 +88,7 @@ SEGMENT_MAX = 255
 
 
 @web.middleware
-async def input_middleware(request: web.Request, handler) -> web.StreamResponse:
+def input_middleware(request: web.Request, handler) -> Awaitable[web.StreamResponse]:
     """What every route may read besides the body, checked once for all of them: a path no
     longer than any we serve (404), headers that are UTF-8 text (400: aiohttp hands bytes
     that are not as lone surrogates, which would reach the cookie checks and the audit
@@ -103,7 +104,9 @@ async def input_middleware(request: web.Request, handler) -> web.StreamResponse:
             if not _is_text(name) or not _is_text(value):
                 field = name.encode("utf-8", "backslashreplace").decode("utf-8")[:64]
                 raise Invalid(f"{field} contains characters that are not valid text.", field=field)
-    return await handler(request)
+    # Checks only: the handler's awaitable is returned, so that no frame of this middleware
+    # stays for a WebSocket's life (a refusal above is raised into error_middleware's await).
+    return handler(request)
 
 
 def _is_text(value: str) -> bool:
@@ -149,13 +152,19 @@ CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
 @web.middleware
-async def cors_middleware(request: web.Request, handler) -> web.StreamResponse:
+def cors_middleware(request: web.Request, handler) -> Awaitable[web.StreamResponse]:
     """CORS for the JSON API, for the origins in ALLOWED_ORIGINS only (none by default:
     the pages are served from this origin and need none)."""
+    if not request.path.startswith("/api/"):
+        return handler(request)  # not awaited here: no frame kept for a WebSocket's life
+    return _cors(request, handler)
+
+
+async def _cors(request: web.Request, handler) -> web.StreamResponse:
     from ..keys import settings_key
 
     origin = request.headers.get("Origin")
-    allowed = request.path.startswith("/api/") and origin in request.app[settings_key].allowed_origins
+    allowed = origin in request.app[settings_key].allowed_origins
     if allowed and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         response: web.StreamResponse = web.Response(status=204)
         response.headers["Access-Control-Allow-Methods"] = CORS_METHODS

@@ -75,14 +75,10 @@ class ClusterManager(socketio.AsyncRedisManager):
             await asyncio.sleep(0.01)
 
     async def close(self) -> None:
-        self._closed = True
+        self._closed = True  # the heartbeat stops at its next turn even if a cancel is lost
         for task in (self._heartbeat, getattr(self, "thread", None)):
             if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
+                await _cancel_until_done(task)
         try:
             async with self._lock:
                 await self._forget_host(self.host_id)
@@ -170,7 +166,7 @@ class ClusterManager(socketio.AsyncRedisManager):
             log.warning("presence write to Redis failed (%s); will rewrite on the next beat", exc)
 
     async def _beat_forever(self) -> None:
-        while True:
+        while not self._closed:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
                 await self._beat()
@@ -256,3 +252,21 @@ class ClusterManager(socketio.AsyncRedisManager):
         for sids in await pipe.execute():
             found |= set(sids)
         return found
+
+
+CANCEL_AGAIN_SECONDS = 0.1
+
+
+async def _cancel_until_done(task: asyncio.Task) -> None:
+    """Cancel a task and wait for it to end, cancelling again if the cancellation was lost.
+
+    On Python 3.11, asyncio.wait_for returns normally instead of raising CancelledError when
+    the cancellation arrives in the same turn of the loop as the awaited operation finishing
+    (CPython gh-86296, fixed in 3.12), and redis-py awaits wait_for around every command it
+    writes. The heartbeat and the pub/sub listener then carried on as if never cancelled,
+    and a shutdown that awaited them once waited forever (a test teardown hung so)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a Redis task ended with %r at shutdown", task.exception())

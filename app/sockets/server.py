@@ -25,6 +25,7 @@ from ..services import assignment, client, presence, users, validate
 from ..services.context import Ctx
 from ..services.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
 from . import sessions
+from .engine import SocketServer
 from .transport import WirePacket, use_wire_transport
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         client_manager = ClusterManager(settings.redis_url)
     else:
         client_manager = sessions.LocalManager()
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="aiohttp",
         client_manager=client_manager,
         # None is engine.io's same-origin rule: the handshake's Origin must be this server.
@@ -72,6 +73,20 @@ async def authenticate(ctx: Ctx, environ: dict, auth: Any) -> Identity | None:
     if guest_id is not None:
         return Identity(role="guest", id=guest_id, name="")
     return None
+
+
+# What authenticate() and handshake_client() read: python-socketio hands the same environ
+# to the connect handler again if the client connects the namespace anew.
+HANDSHAKE_KEYS = ("HTTP_COOKIE", "HTTP_X_FORWARDED_FOR", "HTTP_USER_AGENT", "REMOTE_ADDR", "aiohttp.request")
+
+
+def keep_handshake_keys(environ: dict) -> None:
+    """Empty the handshake's WSGI-style environ down to HANDSHAKE_KEYS, in place: engine.io's
+    and python-socketio's frames hold it for the connection's life, with a key and slot for
+    every header (about 1-2 KB per socket), and nothing reads the rest after connecting."""
+    kept = {key: environ[key] for key in HANDSHAKE_KEYS if key in environ}
+    environ.clear()  # a dict does not shrink on deletion: clear() frees its table
+    environ.update(kept)
 
 
 def handshake_client(ctx: Ctx, environ: dict) -> client.ClientInfo:
@@ -119,6 +134,7 @@ def register(sio: socketio.AsyncServer, ctx: Ctx) -> None:
             await assignment.agent_connected(ctx, identity=identity)  # online: tickets may wait
         else:
             await sio.enter_room(sid, guest_room(identity.id))
+        keep_handshake_keys(environ)
         ctx.metrics.socket_connected(identity.role)
 
     @sio.event

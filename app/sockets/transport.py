@@ -1,6 +1,6 @@
 """What python-engineio and python-socketio read from the wire, as this server wants it.
 
-Three places where the libraries' defaults did not fit, each changed for this server only
+Four places where the libraries' defaults did not fit, each changed for this server only
 (never the libraries' module-level state):
 
 - WebSocket compression. The aiohttp driver builds `WebSocketResponse(max_msg_size=...)`,
@@ -25,6 +25,7 @@ libraries' internals these rely on change."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -32,7 +33,9 @@ import engineio.packet
 import orjson
 import socketio.packet
 from aiohttp.web import WebSocketResponse
+from engineio import exceptions
 from engineio.async_drivers import aiohttp as engineio_aiohttp
+from engineio.async_socket import AsyncSocket
 
 from .. import wirelog
 from ..services import validate
@@ -113,8 +116,15 @@ class WireWebSocket(engineio_aiohttp.WebSocket):
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size,
                                        compress=self.compress)
         await self._sock.prepare(request)
+        # Sent with the 101 answer: the security headers (a CSP string among them) would
+        # otherwise stay in memory for the connection's life.
+        self._sock.headers.clear()
         self.environ = environ
-        await self.handler(self)
+        socket = getattr(self.handler, "__self__", None)
+        if isinstance(socket, AsyncSocket) and not socket.connected:
+            await serve_websocket(socket, self)
+        else:  # an upgrade from long-polling
+            await self.handler(self)
         return self._sock
 
     async def wait(self):
@@ -127,6 +137,74 @@ class WireWebSocket(engineio_aiohttp.WebSocket):
 
 class CompressedWireWebSocket(WireWebSocket):
     compress = True
+
+
+async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
+    """engine.io's `AsyncSocket._websocket_handler` for a socket opened on WebSocket, without
+    a task per wait: read frames in the calling task, write packets in one writer task."""
+    server = socket.server
+    timeout = server.ping_interval + server.ping_timeout
+    socket.connected = True
+    socket.upgraded = True
+    writer_task = asyncio.ensure_future(_write_packets(socket, ws))
+    server.logger.info("%s: Upgrade to websocket successful", socket.sid)
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                data = await ws.wait()
+            if data and len(data) > server.max_http_buffer_size:
+                raise ValueError("packet is too large")
+        except asyncio.CancelledError:
+            break
+        except Exception:  # closed, timed out, too large: engine.io ends the socket
+            break
+        if data is None:  # connection closed by client
+            break
+        try:
+            await socket.receive(engineio.packet.Packet(encoded_packet=data))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:
+            server.logger.exception("Unknown receive error")
+    await socket.queue.put(None)  # unlock the writer task so it can exit
+    await writer_task
+    await socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+async def _write_packets(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
+    """engine.io's writer: send what is queued, in order; stop on None or on a send error.
+    engine.io's own writer also gives up after ping interval + ping timeout without a packet;
+    here the reading loop ends by then (nothing received for as long) and queues the None,
+    so the writer needs no timer of its own."""
+    queue = socket.queue
+    while True:
+        try:
+            first = await queue.get()
+            queue.task_done()
+        except asyncio.CancelledError:
+            break
+        if first is None:
+            break
+        packets = [first]
+        while True:
+            try:
+                pkt = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            queue.task_done()
+            if pkt is None:
+                queue.put_nowait(None)  # as poll() does: the next get ends the loop
+                break
+            packets.append(pkt)
+        try:
+            for pkt in packets:
+                await ws.send(pkt.encode())
+        except (Exception, asyncio.CancelledError):
+            break
+    await ws.close()
 
 
 def _engineio_can_decode(frame: str | bytes) -> bool:

@@ -506,7 +506,45 @@ def _index_lookups(collection: Any) -> None:
                 owners[(name, key)] = doc["_id"]
         primed.add(name)
 
+    # Per indexed field (an index's first key), per ObjectId value: the _ids of the documents
+    # holding it, in the order they were written there: a ticket's messages, a person's
+    # notifications. A list may be stale (a document deleted, or moved to another value by
+    # an update); each candidate is checked against the whole filter, so stale only costs.
+    partitions: dict[str, dict[ObjectId, dict]] = {}
+
+    def note(doc: Mapping) -> None:
+        """A document was written: it is in its partitions from now on."""
+        for field, by_value in partitions.items():
+            value = doc.get(field)
+            if type(value) is ObjectId:
+                by_value.setdefault(value, {})[doc["_id"]] = None
+            elif type(value) is list:
+                for item in value:
+                    if type(item) is ObjectId:
+                        by_value.setdefault(item, {})[doc["_id"]] = None
+
+    def partition_lookup(filter: dict) -> list | None:
+        """The documents that may match an equality on an indexed field's ObjectId; None
+        when the filter has none."""
+        for index in store.indexes.values():
+            field = index["key"][0][0]
+            value = filter.get(field)
+            if field == "_id" or type(value) is not ObjectId:
+                continue
+            by_value = partitions.get(field)
+            if by_value is None:  # the first such lookup: learn the stored documents, once
+                by_value = partitions[field] = {}
+                for doc in list(store.documents):
+                    held = doc.get(field)
+                    for item in held if type(held) is list else (held,):
+                        if type(item) is ObjectId:
+                            by_value.setdefault(item, {})[doc["_id"]] = None
+            documents = store._documents
+            return [documents[i] for i in by_value.get(value, ()) if i in documents]
+        return None
+
     def ensure_uniques(new_data: dict) -> None:
+        note(new_data)
         taken = []
         for name, index in store.indexes.items():
             if not index.get("unique"):
@@ -572,6 +610,8 @@ def _index_lookups(collection: Any) -> None:
     collection._ensure_uniques = ensure_uniques
     collection._iter_documents = iter_documents_indexed
     collection._support_chat_unique_lookup = unique_lookup
+    collection._support_chat_partition_lookup = partition_lookup
+    collection._support_chat_note = note
     collection._support_chat_lookups = True
 
 
@@ -737,6 +777,9 @@ def _update_by_id(collection: Any, filter: Mapping, update: Any) -> tuple[dict |
     doc.update(new_values)
     for name in removed:
         doc.pop(name, None)
+    note = getattr(collection, "_support_chat_note", None)
+    if note is not None and new_values:
+        note(doc)  # an indexed id it now holds (an assignee) finds it
     return before, helpers.make_datetime_timezone_aware_in_document(doc)
 
 
@@ -1018,6 +1061,13 @@ def _candidates(collection: Any, filter: dict, sort: list | None) -> Iterable[di
         # A batch by _id, sorted by a key that includes _id: the order is the sort's alone.
         return [store[x] for x in dict.fromkeys(oid["$in"]) if x in store]
     lookup = getattr(collection, "_support_chat_unique_lookup", None)
+    found = lookup(filter) if lookup is not None else None
+    if found is not None:
+        return found
+    # An indexed id (a ticket's messages): its documents, in the order written there, which
+    # is the natural order unless an update moved one between ids (MongoDB promises no
+    # order without a sort either).
+    lookup = getattr(collection, "_support_chat_partition_lookup", None)
     found = lookup(filter) if lookup is not None else None
     if found is not None:
         return found

@@ -8,6 +8,9 @@
 const HISTORY_PAGE = 30;
 const CATCH_UP_PAGE = 100;
 const ACK_TIMEOUT_MS = 10000;
+// A send with no answer in time may still be stored: ask again (same client_msg_id) this
+// many times before showing it as not sent.
+const SEND_ATTEMPTS = 3;
 const TYPING_REFRESH_MS = 3000; // while typing, repeat `typing: true` at most this often
 const TYPING_IDLE_MS = 3000; // send `typing: false` after this long without a keystroke
 const TYPING_EXPIRE_MS = 8000; // hide someone else's indicator if we hear nothing more
@@ -957,6 +960,13 @@ export class Conversation {
         this.markPending(entry, "waiting"); // resent with the same client_msg_id on reconnect
         return;
       }
+      if (error.code === "timeout" && (entry.timeouts = (entry.timeouts ?? 0) + 1) < SEND_ATTEMPTS) {
+        // No answer is not "not stored": a busy server may store it and answer too late
+        // for us, and then nothing shows it here (message:new skips the sender). It answers
+        // one socket's events in order, so asking again is answered after the first: with
+        // the stored message (a duplicate) if that one went through.
+        return this.deliver(entry);
+      }
       this.markPending(entry, "failed", error);
       if (error.code === "closed" && this.ticket) this.updateTicket({ ...this.ticket, status: "closed" });
     }
@@ -999,7 +1009,10 @@ export class Conversation {
         retry.type = "button";
         retry.className = "link-button";
         retry.textContent = say("retry");
-        retry.addEventListener("click", () => this.deliver(entry));
+        retry.addEventListener("click", () => {
+          entry.timeouts = 0;
+          this.deliver(entry);
+        });
         status.append(" ", retry);
       }
     }

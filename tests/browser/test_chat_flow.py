@@ -488,6 +488,50 @@ async def test_a_message_stored_late_takes_its_place_before_a_later_one_on_the_g
     assert pages.errors == []
 
 
+async def test_a_message_the_server_answers_too_late_is_shown_as_sent_once_it_is_stored(
+    pages, live_server, guest
+):
+    # A fake clock in the page, so that its 10-second wait for an answer passes at once.
+    page = await pages.open()
+    await page.clock.install()
+    sent = SentEvents(page)
+    await page.context.add_cookies(
+        [{"name": c.key, "value": c.value, "url": live_server.url} for c in guest.session.cookie_jar]
+    )
+    await page.goto(f"{live_server.url}/widget")
+    await expect(page.locator("#message-input")).to_be_enabled(timeout=WAIT_MS)
+
+    # The server is slow: the guest's message is held on its way into the database while
+    # the page gives up waiting for the answer.
+    def sends() -> list[dict]:
+        return [payload for name, payload in sent.events if name == "message:send"]
+
+    held = gate(live_server.ctx.db, on_insert_of("Has it shipped yet?"))
+    try:
+        await page.locator("#message-input").fill("Has it shipped yet?")
+        await page.locator("#message-input").press("Enter")
+        await held.wait_reached()
+        await page.clock.fast_forward(11_000)
+        # The page has given up on that answer: it asks again, or shows the message as not sent.
+        failed = page.locator('#messages [data-state="failed"]')
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(sends()) < 2 and await failed.count() == 0:
+            assert time.monotonic() < deadline, "the page is still waiting for its answer"
+            await asyncio.sleep(0.05)
+    finally:
+        held.open()
+
+    # It was stored, and the agents have it: the guest sees it sent, in its place, once (the
+    # second ask, with the same client_msg_id, was answered with the stored message).
+    mine = message_items(page, "guest")
+    await expect(mine.last).to_have_attribute("data-seq", "2", timeout=WAIT_MS)
+    await expect(mine.last).not_to_have_attribute("data-state", "failed")
+    assert [send["client_msg_id"] for send in sends()] == [sends()[0]["client_msg_id"]] * 2
+    await expect(messages_from(page, "guest")).to_have_text(["Hello, my order is late.", "Has it shipped yet?"])
+    assert await shown_numbers(page) == [1, 2]
+    assert pages.errors == []
+
+
 @pytest.mark.logs_errors  # provokes it on purpose
 async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_about_once(
     pages, live_server, guest, agent_socket

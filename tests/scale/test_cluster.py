@@ -11,8 +11,11 @@ import aiohttp
 import pytest
 import socketio
 
+from app import create_app
+from app.keys import sio_key
 from app.services import presence
-from tests.conftest import cookie_header, login, make_account
+from tests.conftest import cookie_header, free_port, login, make_account
+from tests.scale.conftest import node_settings
 
 
 @pytest.fixture
@@ -277,3 +280,37 @@ async def test_logout_on_one_node_cuts_that_sessions_sockets_on_both_within_a_se
         assert resp.status == 401
     await asyncio.sleep(0.2)
     assert other.sio.connected
+
+
+async def test_a_node_shuts_down_even_when_a_redis_call_lost_its_cancellation(redis_server, aiohttp_server):
+    """Python 3.11's asyncio.wait_for, which redis-py awaits around every command it writes,
+    returns normally when the cancellation arrives in the same turn as the write finishing.
+    Shutdown cancels the presence heartbeat once; it must still end (a CI run once hung in
+    a test teardown so)."""
+    settings = node_settings(free_port(), redis_server.url)
+    app = create_app(settings)
+    manager = app[sio_key].manager
+    manager.heartbeat_seconds = 0.01
+    server = await aiohttp_server(app, host="127.0.0.1", port=settings.port)
+    beating = asyncio.Event()
+    lost: list[asyncio.CancelledError] = []
+
+    async def beat_that_loses_one_cancellation() -> None:
+        beating.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as exc:
+            if lost:
+                raise
+            lost.append(exc)  # what wait_for did inside redis-py: the cancellation is gone
+
+    manager._beat = beat_that_loses_one_cancellation
+    await asyncio.wait_for(beating.wait(), 5)
+    closing = asyncio.ensure_future(server.close())
+    await asyncio.wait({closing}, timeout=10)
+    try:
+        assert closing.done(), "shutdown is still waiting for the heartbeat"
+        assert lost and manager._heartbeat.done()
+    finally:
+        manager._heartbeat.cancel()  # were it still running, the teardown would hang too
+        await closing

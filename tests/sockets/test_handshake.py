@@ -8,7 +8,9 @@ import socketio
 
 from app import clock
 from app.config import Settings
+from app.keys import sio_key
 from app.security import GUEST_COOKIE, SESSION_COOKIE, sign_guest_id
+from app.sockets.server import HANDSHAKE_KEYS
 from tests.conftest import cookie_header
 
 
@@ -46,3 +48,16 @@ async def test_valid_agent_and_guest_cookies_connect(connect, agent_session, gue
     agent_client = await connect(cookie_header(agent_session))
     guest_client = await connect(guest.cookie)
     assert agent_client.sio.connected and guest_client.sio.connected
+
+
+async def test_a_connected_socket_keeps_only_the_handshake_keys_it_reads(connect, live_server, guest):
+    """Memory per idle connection: the saved handshake keeps what the connect handler reads
+    (cookies, client address, user agent), not every header; the socket works on."""
+    client = await connect(guest.cookie)
+    sio = live_server.app[sio_key]
+    ((sid, _),) = sio.manager.get_participants("/", None)
+    environ = sio.get_environ(sid)
+    assert set(environ) <= set(HANDSHAKE_KEYS)
+    assert "HTTP_COOKIE" in environ and "aiohttp.request" in environ
+    assert (await sio.get_session(sid))["client"].user_agent  # read before the rest was dropped
+    assert client.sio.connected

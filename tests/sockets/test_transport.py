@@ -1,6 +1,7 @@
 """The transport as python-engineio and python-socketio read it for us (app/sockets/transport.py):
-permessage-deflate only when WS_COMPRESSION=1, and malformed raw Engine.IO/Socket.IO packets
-answered or skipped with one WARNING line, the connection going on."""
+permessage-deflate only when WS_COMPRESSION=1, malformed raw Engine.IO/Socket.IO packets
+answered or skipped with one WARNING line, the connection going on, and engine.io's pings and
+timeouts kept with few tasks per idle connection."""
 
 import asyncio
 import inspect
@@ -10,6 +11,7 @@ from dataclasses import replace
 
 import aiohttp
 import engineio
+import engineio.async_socket
 import engineio.packet
 import pytest
 import socketio
@@ -18,6 +20,7 @@ from engineio.async_drivers import aiohttp as engineio_aiohttp
 
 from app import create_app, wirelog
 from app.config import Settings
+from app.keys import sio_key
 from app.sockets import transport
 from app.sockets.server import create_sio
 from tests.conftest import log_problems
@@ -57,11 +60,71 @@ def test_the_library_internals_the_transport_relies_on_are_still_there(settings)
     assert list(inspect.signature(socketio.packet.Packet.decode).parameters) == ["self", "encoded_packet"]
     assert list(inspect.signature(socketio.packet.Packet.add_attachment).parameters) == ["self", "attachment"]
     assert socketio.packet.Packet.json is not None  # the class attribute decode() parses with
+    # serve_websocket stands in for this handler, and start_background_task for _send_ping's sleep
+    assert inspect.iscoroutinefunction(engineio.async_socket.AsyncSocket._websocket_handler)
+    assert inspect.iscoroutinefunction(engineio.async_socket.AsyncSocket._send_ping)
     assert engineio.packet.packet_names == ["OPEN", "CLOSE", "PING", "PONG", "MESSAGE", "UPGRADE", "NOOP"]
     assert set(socketio.AsyncServer.reserved_events) >= {"connect", "disconnect"}
     # The loggers are ours, so the libraries attach no StreamHandler (each line twice).
     assert sio.logger is logging.getLogger(wirelog.SOCKETIO_LOGGER) and not sio.logger.handlers
     assert sio.eio.logger is logging.getLogger(wirelog.ENGINEIO_LOGGER) and not sio.eio.logger.handlers
+
+
+async def _engineio_server(aiohttp_server, settings, *, ping_interval=None, ping_timeout=None):
+    app = create_app(settings)
+    eio = app[sio_key].eio
+    if ping_interval is not None:
+        eio.ping_interval = ping_interval
+    if ping_timeout is not None:
+        eio.ping_timeout = ping_timeout
+    return await aiohttp_server(app, host="127.0.0.1", port=settings.port)
+
+
+async def _open_engineio_socket(server, session):
+    url = str(server.make_url("/socket.io/")) + "?EIO=4&transport=websocket"
+    ws = await session.ws_connect(url, headers={"Origin": str(server.make_url("")).rstrip("/")})
+    assert (await ws.receive_str()).startswith("0{")
+    return ws
+
+
+async def test_pings_come_on_time_while_the_client_answers(aiohttp_server, settings):
+    async with aiohttp.ClientSession() as session:
+        server = await _engineio_server(aiohttp_server, settings, ping_interval=0.05)
+        ws = await _open_engineio_socket(server, session)
+        for _ in range(3):
+            assert await asyncio.wait_for(ws.receive_str(), 2) == "2"  # engine.io PING
+            await ws.send_str("3")  # PONG: the next ping is scheduled
+        await ws.close()
+
+
+async def test_a_silent_client_is_disconnected_after_ping_interval_plus_timeout(aiohttp_server, settings):
+    async with aiohttp.ClientSession() as session:
+        server = await _engineio_server(aiohttp_server, settings, ping_interval=0.05, ping_timeout=0.05)
+        ws = await _open_engineio_socket(server, session)
+        received = []
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), 3)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            received.append(msg.data)
+        assert received == ["2"]  # one ping, never answered, then the server closed
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_an_idle_websocket_costs_few_tasks(aiohttp_server, settings):
+    """Memory per idle connection: aiohttp's connection and handler tasks and the writer,
+    not engine.io's per-wait tasks or a sleeping ping task per socket."""
+    async with aiohttp.ClientSession() as session:
+        server = await _engineio_server(aiohttp_server, settings)
+        ws = await _open_engineio_socket(server, session)
+        await asyncio.sleep(0.05)
+        before = len(asyncio.all_tasks())
+        more = [await _open_engineio_socket(server, session) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        per_socket = (len(asyncio.all_tasks()) - before) / 3
+        assert per_socket <= 3
+        for w in [ws, *more]:
+            await w.close()
 
 
 @pytest.fixture

@@ -208,6 +208,7 @@ _SORTS = st.one_of(st.none(), st.lists(st.tuples(_FIELDS, st.sampled_from([1, -1
 def test_the_fast_find_answers_exactly_as_mongomocks_own_find(docs, filter, sort, skip, limit, projection):
     collection = mongomock.MongoClient(tz_aware=True).db.c
     engine._index_lookups(collection)
+    collection.create_index([("a", 1), ("at", 1)])  # an equality on an id in `a`: its partition
     if docs:
         collection.insert_many([dict(d) for d in docs])
     try:
@@ -238,3 +239,36 @@ async def test_a_page_of_a_large_collection_copies_only_that_page(embedded, monk
     assert [doc["n"] for doc in page] == [2990, 2980, 2970, 2960, 2950]
     assert page[0]["at"].tzinfo is not None
     assert copies["n"] == 5
+
+
+async def test_a_lookup_by_an_indexed_id_follows_documents_that_move_or_go(embedded, monkeypatch):
+    first, second = ObjectId(), ObjectId()
+    scratch = embedded.db["scratch"]
+    await scratch.create_index([("owner", 1), ("n", 1)])
+    await scratch.insert_many([{"owner": first if n % 2 else second, "n": n} for n in range(10)])
+    await scratch.insert_one({"owner": [first, second], "n": 10})  # an array holds both
+
+    async def numbers(owner) -> list[int]:
+        return [d["n"] for d in await scratch.find({"owner": owner}).sort("n", 1).to_list(None)]
+
+    assert await numbers(first) == [1, 3, 5, 7, 9, 10]
+    looked_at = []
+    real = engine._candidates
+
+    def counting(*args, **kwargs):
+        found = list(real(*args, **kwargs))
+        looked_at.append(len(found))
+        return found
+
+    monkeypatch.setattr(engine, "_candidates", counting)
+    assert await numbers(second) == [0, 2, 4, 6, 8, 10]
+    assert looked_at == [6]  # only that id's documents were looked at, not all 11
+
+    moved = await scratch.find_one({"n": 2})
+    await scratch.update_one({"_id": moved["_id"]}, {"$set": {"owner": first}})  # the fast path
+    await scratch.update_many({"n": {"$in": [3, 5]}}, {"$set": {"owner": second}})  # mongomock's
+    await scratch.delete_one({"n": 7})
+    await scratch.insert_one({"owner": first, "n": 11})
+    assert await numbers(first) == [1, 2, 9, 10, 11]
+    assert await numbers(second) == [0, 3, 4, 5, 6, 8, 10]
+    assert await scratch.count_documents({"owner": first}) == 5
