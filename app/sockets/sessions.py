@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import engineio.packet
 import socketio
@@ -27,6 +28,7 @@ import socketio.packet
 from ..security import Identity
 from ..services import sessions
 from ..services.context import Ctx
+from . import transport
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,11 @@ class LocalManager(socketio.AsyncManager):
 
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
                    **kwargs):
-        """A broadcast without an acknowledgement, encoded once and handed to each member's
-        Engine.IO queue in turn. The library's emit starts a task per recipient and waits
-        for them all; handing a packet to a queue never waits, so those tasks were pure
-        cost: about a sixth of the server's CPU at 5,000 deliveries a second."""
+        """A broadcast without an acknowledgement, encoded and framed once, then written to
+        each member's connection at once where that keeps its order (transport.write_now),
+        else handed to its Engine.IO queue. The library's emit starts a task per recipient
+        and waits for them all; handing a packet to a queue never waits, so those tasks were
+        pure cost: about a sixth of the server's CPU at 5,000 deliveries a second."""
         kwargs.pop("ignore_queue", None)  # no queue in one process
         if callback is not None or kwargs:
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
@@ -70,10 +73,19 @@ class LocalManager(socketio.AsyncManager):
         if not isinstance(encoded, list):
             encoded = [encoded]
         eio_packets = [engineio.packet.Packet(engineio.packet.MESSAGE, p) for p in encoded]
+        # A text packet (every event but a file's bytes) is framed once for everyone.
+        frame = transport.text_frame(eio_packets[0].encode()) if len(encoded) == 1 and isinstance(
+            encoded[0], str) else None
+        sockets = self.server.eio.sockets
+        now = time.time()
         # A list first: a member leaving while we hand out packets must not change the loop.
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
+            if frame is not None:
+                socket = sockets.get(eio_sid)
+                if socket is not None and transport.write_now(socket, frame, now):
+                    continue
             for eio_pkt in eio_packets:
                 await self.server._send_eio_packet(eio_sid, eio_pkt)
 
