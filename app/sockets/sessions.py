@@ -82,12 +82,15 @@ class LocalManager(socketio.AsyncManager):
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
-            if frame is not None:
-                socket = sockets.get(eio_sid)
-                if socket is not None and transport.write_now(socket, frame, now):
-                    continue
-            for eio_pkt in eio_packets:
-                await self.server._send_eio_packet(eio_sid, eio_pkt)
+            try:
+                if frame is not None:
+                    socket = sockets.get(eio_sid)
+                    if socket is not None and transport.write_now(socket, frame, now):
+                        continue
+                for eio_pkt in eio_packets:
+                    await self.server._send_eio_packet(eio_sid, eio_pkt)
+            except Exception as exc:  # one member's broken connection never costs the others theirs
+                log.warning("a broadcast did not reach socket %s: %s", eio_sid, exc)
 
     async def close_room(self, room, namespace):
         if sessions.is_session_room(room):

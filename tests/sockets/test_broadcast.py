@@ -79,3 +79,28 @@ def test_a_text_frame_is_what_rfc_6455_says_for_each_length():
     assert mid[:4] == b"\x81\x7e\x01\x2c" and len(mid) == 304
     big = transport.text_frame("y" * 70_000)
     assert big[:2] == b"\x81\x7f" and int.from_bytes(big[2:10], "big") == 70_000 and len(big) == 70_010
+
+
+async def test_one_members_broken_connection_never_costs_the_others_the_broadcast(
+        live_server, guest, connect, monkeypatch, caplog):
+    members = [await connect(guest.cookie) for _ in range(3)]
+    for member in members:
+        assert (await member.call("ticket:join", {"ticket_id": guest.ticket_id}))["ok"]
+    broken = server_socket(live_server, members[0])
+    real = transport.write_now
+
+    def failing(socket, *args):
+        if socket is broken:
+            raise ConnectionResetError("gone")
+        return real(socket, *args)
+
+    monkeypatch.setattr(transport, "write_now", failing)
+    heard = [recording(member, "bench:ping") for member in members[1:]]
+    await live_server.app[sio_key].emit("bench:ping", {"n": 2}, to=ticket_room(guest.ticket_id))
+    for got in heard:
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [("bench:ping", {"n": 2})]
+    assert "a broadcast did not reach socket" in caplog.text
