@@ -860,11 +860,25 @@ export class Conversation {
     if (!this.ticketId) return;
     this.stopTyping();
     const entry = { clientMsgId: newClientMsgId(), body, kind, ticketId: this.ticketId, el: null, state: "sending" };
+    this.showPending(entry, body);
+    await this.deliver(entry);
+  }
+
+  /** Send a file: it shows at once with its upload's progress, then as the stored message. */
+  async sendFile(file) {
+    if (!this.ticketId || !file) return;
+    const entry = { clientMsgId: newClientMsgId(), file, kind: "message", ticketId: this.ticketId, el: null, state: "sending" };
+    this.showPending(entry, file.name);
+    await this.deliver(entry);
+  }
+
+  /** A message being sent, shown at once at the bottom (no id until the server answers). */
+  showPending(entry, body) {
     entry.el = renderMessage(
       {
         id: "",
         ticket_id: this.ticketId,
-        kind,
+        kind: entry.kind,
         sender_role: this.viewer === "guest" ? "guest" : "agent",
         sender_name: this.selfName,
         body,
@@ -878,32 +892,6 @@ export class Conversation {
     this.list.append(entry.el);
     regroup(this.list);
     this.scrollToBottom();
-    await this.deliver(entry);
-  }
-
-  /** Send a file: it shows at once with its upload's progress, then as the stored message. */
-  async sendFile(file) {
-    if (!this.ticketId || !file) return;
-    const entry = { clientMsgId: newClientMsgId(), file, kind: "message", ticketId: this.ticketId, el: null, state: "sending" };
-    entry.el = renderMessage(
-      {
-        id: "",
-        ticket_id: this.ticketId,
-        kind: "message",
-        sender_role: this.viewer === "guest" ? "guest" : "agent",
-        sender_name: this.selfName,
-        body: file.name,
-        client_msg_id: entry.clientMsgId,
-        created_at: new Date().toISOString(),
-      },
-      this.viewer,
-    );
-    delete entry.el.dataset.id;
-    this.pending.set(entry.clientMsgId, entry);
-    this.list.append(entry.el);
-    regroup(this.list);
-    this.scrollToBottom();
-    await this.deliver(entry);
   }
 
   async deliverFile(entry) {
