@@ -1,6 +1,6 @@
 // /account: the places one is signed in (sign out one, or everywhere), two-factor sign-in,
 // and changing one's password.
-import { api, formatFull } from "./chat-core.js";
+import { ago, api, formatFull } from "./chat-core.js";
 import { bindJsonForm } from "./password-form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,19 +18,6 @@ function describe(session) {
   return session.client || "Unknown browser";
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [Infinity, "week"]];
-
-// "just now", "5 minutes ago", "yesterday", "2 weeks ago".
-function ago(iso) {
-  let amount = (new Date(iso) - Date.now()) / 1000;
-  if (Math.abs(amount) < 45) return "just now";
-  for (const [size, unit] of STEPS) {
-    if (Math.abs(amount) < size) return relative.format(Math.round(amount), unit);
-    amount /= size;
-  }
-  return formatFull(iso);
-}
 
 function when(label, iso) {
   const span = document.createElement("span");

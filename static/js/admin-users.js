@@ -2,7 +2,7 @@
 // searched on the server; per row: edit (a dialog that checks each field), deactivate (after a
 // confirmation naming the person), reactivate, resend an invitation, reset two-factor, and
 // their activity in the audit trail. /admin/users?user=<id> opens on that person's row.
-import { api, formatFull } from "./chat-core.js";
+import { ago, api, formatFull } from "./chat-core.js";
 
 const $ = (id) => document.getElementById(id);
 const tbody = $("users");
@@ -74,18 +74,6 @@ for (const dialog of document.querySelectorAll("dialog")) {
 
 // ------------------------------------------------------------------ rows
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [4.35, "week"], [12, "month"], [Infinity, "year"]];
-
-function ago(iso) {
-  let amount = (new Date(iso) - Date.now()) / 1000;
-  if (Math.abs(amount) < 45) return "just now";
-  for (const [size, unit] of STEPS) {
-    if (Math.abs(amount) < size) return relative.format(Math.round(amount), unit);
-    amount /= size;
-  }
-  return formatFull(iso);
-}
 
 function badge(textValue, kind) {
   const span = document.createElement("span");

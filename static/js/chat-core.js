@@ -312,6 +312,21 @@ export function formatFull(iso) {
   return date ? fullFormat.format(date) : "";
 }
 
+const relativeTime = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const RELATIVE_STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [7, "day"], [4.35, "week"], [12, "month"],
+  [Infinity, "year"]];
+
+/** "just now", "5 minutes ago", "yesterday", "last month": how long ago, in words. */
+export function ago(iso) {
+  let amount = (new Date(iso) - Date.now()) / 1000;
+  if (Math.abs(amount) < 45) return "just now";
+  for (const [size, unit] of RELATIVE_STEPS) {
+    if (Math.abs(amount) < size) return relativeTime.format(Math.round(amount), unit);
+    amount /= size;
+  }
+  return formatFull(iso);
+}
+
 /** A <time> element showing `text`, with the full date as its tooltip. */
 export function timeElement(iso, text, className) {
   const el = document.createElement("time");
