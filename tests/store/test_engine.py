@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import mongomock
 import pytest
@@ -94,6 +94,9 @@ def test_mongomock_is_the_version_the_lookups_were_written_against():
     assert callable(collection.find()._factory)
     # $in and $nin are replaced in the filterer's operator map (engine._fast_in)
     assert engine.filtering._filterer_inst._operator_map["$in"] is engine._fast_in
+    # dates in and out go through the engine's faster equivalents (engine._stored_dates)
+    assert engine.helpers.patch_datetime_awareness_in_document is engine._stored_dates
+    assert engine.helpers.make_datetime_timezone_aware_in_document is engine._aware_dates
 
 
 async def test_in_a_long_list_answers_as_mongomock_does(embedded):
@@ -220,6 +223,59 @@ def test_the_fast_find_answers_exactly_as_mongomocks_own_find(docs, filter, sort
     counted = engine._fast_count(collection, filter, skip=skip, limit=limit)
     whole = len(list(collection.find(filter)))
     assert counted is None or counted == min(max(whole - skip, 0), limit or whole)
+
+
+# The shapes of the message path's filters (an equality, one $exists or $ne per field),
+# with a few others that the quick matcher hands to mongomock's.
+_QUICK_FILTERS = st.one_of(_FILTERS, st.dictionaries(
+    st.sampled_from(["a", "at", "b", "_id", "b.c"]),
+    st.one_of(_SCALARS, st.fixed_dictionaries({"$exists": st.booleans()}),
+              st.fixed_dictionaries({"$ne": _SCALARS}), st.fixed_dictionaries({"$gt": _SCALARS})),
+    min_size=1, max_size=3))
+
+
+@settings(max_examples=600, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(docs=_DOCS, filter=_QUICK_FILTERS)
+def test_the_quick_matcher_decides_as_mongomocks_matcher(docs, filter):
+    filter = engine._stored_dates(filter)
+    for doc in docs:
+        doc = engine._stored_dates({"_id": ObjectId(), **doc})
+        try:
+            expected = engine.filtering.filter_applies(filter, doc)
+        except (mongomock.OperationFailure, TypeError, NotImplementedError, re.error):
+            continue  # mongomock refuses this filter: nothing to agree with
+        assert engine._applies(filter, doc) == expected, (filter, doc)
+
+
+def _typed(value):
+    """A value with the type of every part, so that equal-looking results of other types
+    (a tuple for a list, naive for aware) differ."""
+    if isinstance(value, dict):
+        return (type(value), {k: _typed(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return (type(value), [_typed(v) for v in value])
+    if isinstance(value, datetime):
+        return (type(value), value, value.tzinfo is not None and value.utcoffset())
+    return (type(value), value)
+
+
+_MIXED = st.recursive(
+    st.one_of(_SCALARS, st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))])),
+              st.datetimes(), st.binary(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+                            st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+                            st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2).map(
+                                collections.OrderedDict)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=_MIXED)
+def test_dates_are_stored_and_handed_out_as_mongomock_does(value):
+    assert _typed(engine._stored_dates(value)) == _typed(engine._PATCH_DATES(value))
+    stored = engine._PATCH_DATES(value)
+    assert _typed(engine._aware_dates(stored)) == _typed(engine._AWARE_DATES(stored))
 
 
 async def test_a_page_of_a_large_collection_copies_only_that_page(embedded, monkeypatch):
