@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
@@ -55,6 +56,28 @@ def storage_uri(settings: Settings) -> str:
     return "async+" + url  # redis:// or rediss://
 
 
+class MemoryCounters(MemoryStorage):
+    """limits' in-process storage, sweeping expired counters at most once a second. Its own
+    sweep starts a task after every hit that walks every key of the process (two per guest,
+    ticket and IP with recent activity): at 500 messages a second that walk cost more than
+    the limiting. A counter read after it expired is dropped when read either way
+    (`MemoryStorage.get`), so the sweep only keeps memory bounded.
+
+    The hook is limits' private `__schedule_expiry` (name-mangled): tests/services/
+    test_ratelimit.py fails first if it changes."""
+
+    STORAGE_SCHEME = None  # not registered: "async+memory://" stays limits' own class
+    SWEEP_INTERVAL = 1.0
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_INTERVAL
+        await MemoryStorage._MemoryStorage__schedule_expiry(self)
+
+
 @dataclass
 class Limiter:
     strategy: SlidingWindowCounterRateLimiter
@@ -63,8 +86,10 @@ class Limiter:
 
 def _limiter(ctx: Ctx) -> Limiter:
     if ctx.limiter is None:
-        options = {"implementation": "redispy"} if ctx.settings.redis_url else {}
-        storage = storage_from_string(storage_uri(ctx.settings), **options)
+        if ctx.settings.redis_url:
+            storage = storage_from_string(storage_uri(ctx.settings), implementation="redispy")
+        else:
+            storage = MemoryCounters()
         items = {name: parse(getattr(ctx.settings, field)) for name, field in RULES.items()}
         ctx.limiter = Limiter(strategy=SlidingWindowCounterRateLimiter(storage), items=items)
     return ctx.limiter
