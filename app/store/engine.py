@@ -54,6 +54,7 @@ from bson import ObjectId
 from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.results import UpdateResult
+from pymongo.results import InsertOneResult
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, WriteError
 
@@ -228,7 +229,7 @@ class EmbeddedCollection:
     # --- writes ---------------------------------------------------------------------
 
     async def insert_one(self, document: dict) -> Any:
-        return await self._call("insert_one", lambda: self._collection.insert_one(document),
+        return await self._call("insert_one", lambda: _insert_one(self._collection, document),
                                 document=document)
 
     async def insert_many(self, documents: Iterable[dict], *, ordered: bool = True) -> Any:
@@ -304,6 +305,8 @@ class EmbeddedCollection:
         def run() -> dict | None:
             if sort is None and not skip and _simple_projection(projection):
                 found = _find_by_id(self._collection, filter)
+                if found is _NOT_HANDLED:
+                    found = _find_by_unique_key(self._collection, filter)
                 if found is not _NOT_HANDLED:
                     return _project(found, projection) if found is not None else None
             found = self._collection.find(filter or {}, projection, skip=skip, limit=1, sort=sort)
@@ -774,6 +777,47 @@ def _find_by_id(collection: Any, filter: Any) -> Any:
     if len(filter) > 1 and not _applies(helpers.patch_datetime_awareness_in_document(filter), doc):
         return None
     return helpers.make_datetime_timezone_aware_in_document(doc)
+def _insert_one(collection: Any, document: Any) -> Any:
+    """mongomock's insert_one for a plain document with a new _id (every insert of the
+    store), with PyMongo's own check (BSON encoding: what it cannot hold, NUL in a key) in
+    place of mongomock's second, recursive one, and the stored documents written in place,
+    not through the store's lock and TTL scan. Anything else is mongomock's."""
+    oid = document.get("_id", _MISSING) if type(document) is dict else None
+    if oid is None or not getattr(collection, "_support_chat_lookups", False) \
+            or (oid is not _MISSING and (type(oid) is not ObjectId or oid in collection._store._documents)) \
+            or not all(type(key) is str and key[:1] != "$" for key in document):
+        return collection.insert_one(document)
+    bson.encode(document)
+    if oid is _MISSING:
+        oid = document["_id"] = ObjectId()  # as PyMongo does, on the caller's document
+    stored = helpers.patch_datetime_awareness_in_document(document)
+    documents = collection._store._documents
+    documents[oid] = stored
+    try:
+        collection._ensure_uniques(stored)
+    except DuplicateKeyError:
+        del documents[oid]
+        raise
+    return InsertOneResult(oid, acknowledged=True)
+
+
+def _find_by_unique_key(collection: Any, filter: Any) -> Any:
+    """A copy of the one document an equality on exactly a unique index's fields can match
+    (a message by its sender's client_msg_id), None if none does, through the index's hash
+    map; _NOT_HANDLED for any other filter."""
+    lookup = getattr(collection, "_support_chat_unique_lookup", None)
+    if lookup is None or type(filter) is not dict or not filter:
+        return _NOT_HANDLED
+    spec = helpers.patch_datetime_awareness_in_document(filter)
+    candidates = lookup(spec)
+    if candidates is None:
+        return _NOT_HANDLED
+    for doc in candidates:
+        if _applies(spec, doc):
+            return helpers.make_datetime_timezone_aware_in_document(doc)
+    return None
+
+
 _FAST_OPERATORS = frozenset({"$set", "$unset", "$inc", "$min", "$max"})
 _NUMBER = (int, float)
 

@@ -129,12 +129,21 @@ async def test_lookups_by_id_and_by_unique_key_do_not_scan_the_collection(embedd
         calls["n"] += 1
         return real(*args, **kwargs)
 
+    quick = engine._applies
+
+    def counting_quick(*args, **kwargs):
+        calls["n"] += 1
+        return quick(*args, **kwargs)
+
     monkeypatch.setattr(engine.filtering, "filter_applies", counting)
     monkeypatch.setattr(mongomock.collection, "filter_applies", counting)
+    monkeypatch.setattr(engine, "_applies", counting_quick)
     assert (await embedded.messages.find_one({"_id": sample["_id"]}))["client_msg_id"] == "m1234"
-    found = await embedded.messages.find_one(
-        {"ticket_id": sample["ticket_id"], "sender_id": "g", "client_msg_id": "m1234"})
-    assert found["_id"] == sample["_id"]
+    by_key = {"ticket_id": sample["ticket_id"], "sender_id": "g", "client_msg_id": "m1234"}
+    found = await embedded.messages.find_one(by_key)
+    assert found == sample
+    # the same answer as mongomock's own find
+    assert found == next(iter(embedded.messages._collection.find(by_key, limit=1)))
     assert await embedded.messages.find_one(
         {"ticket_id": sample["ticket_id"], "sender_id": "g", "client_msg_id": "missing"}) is None
     await embedded.messages.insert_one(
@@ -328,3 +337,48 @@ async def test_a_lookup_by_an_indexed_id_follows_documents_that_move_or_go(embed
     assert await numbers(first) == [1, 2, 9, 10, 11]
     assert await numbers(second) == [0, 3, 4, 5, 6, 8, 10]
     assert await scratch.count_documents({"owner": first}) == 5
+
+
+def _twin_collections():
+    """The same collection twice: one written through the engine's insert, one through
+    mongomock's own; a unique index on `a` in both."""
+    twins = []
+    for _ in range(2):
+        collection = mongomock.MongoClient(tz_aware=True).db.c
+        engine._index_lookups(collection)
+        collection.create_index([("a", 1)], unique=True, partialFilterExpression={"a": {"$exists": True}})
+        twins.append(collection)
+    return twins
+
+
+@settings(max_examples=200, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(docs=st.lists(st.fixed_dictionaries({}, optional={
+    "a": st.integers(0, 4), "at": st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))])),
+    "b": _MIXED, "_id": st.sampled_from(_OIDS)}), max_size=8))
+def test_an_insert_stores_and_refuses_as_mongomocks_own(docs):
+    ours, theirs = _twin_collections()
+    for doc in docs:
+        outcomes = []
+        for collection, insert in ((ours, lambda c, d: engine._insert_one(c, d)),
+                                   (theirs, lambda c, d: c.insert_one(d))):
+            copy = dict(doc)
+            try:
+                outcomes.append(("ok", insert(collection, copy).inserted_id == copy["_id"]))
+            except Exception as exc:  # noqa: BLE001  (the same refusal is what is compared)
+                outcomes.append((type(exc), "_id" in copy and "_id" not in doc))
+        assert outcomes[0] == outcomes[1], (doc, outcomes)
+    strip = lambda docs: [{k: v for k, v in d.items() if k != "_id" or v in _OIDS} for d in docs]  # noqa: E731
+    assert _typed(strip(list(ours.find()))) == _typed(strip(list(theirs.find())))
+
+
+def test_an_insert_refuses_what_pymongo_refuses_and_stores_nothing():
+    ours, _ = _twin_collections()
+    for bad in ({"a\x00b": 1}, {"$set": 1}, {1: "x"}, {"v": 2**70}, {"v": "\ud800"}, {"s": {"x\x00": 1}}):
+        with pytest.raises(Exception):
+            engine._insert_one(ours, dict(bad))
+    assert list(ours.find()) == []
+    engine._insert_one(ours, {"a": 1})
+    with pytest.raises(engine.DuplicateKeyError):
+        engine._insert_one(ours, {"a": 1, "other": True})
+    assert [d["a"] for d in ours.find()] == [1] and ours.count_documents({"other": True}) == 0
