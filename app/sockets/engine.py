@@ -26,6 +26,8 @@ import socketio
 from engineio import packet
 from engineio.async_socket import AsyncSocket
 
+from . import transport
+
 
 class PacketQueue:
     """An unbounded FIFO queue with asyncio.Queue's semantics for put/get/task_done/join,
@@ -150,3 +152,17 @@ class SocketServer(socketio.AsyncServer):
 
     def _engineio_server_class(self):
         return EngineServer
+
+    async def _send_packet(self, eio_sid, pkt):
+        """A packet for one socket (most often an event's acknowledgement): written straight
+        to its connection when that keeps its order (transport.write_now), as a broadcast
+        is. Every message's acknowledgement otherwise woke the socket's writer task and went
+        through aiohttp's frame writer."""
+        encoded = pkt.encode()
+        if isinstance(encoded, str):
+            socket = self.eio.sockets.get(eio_sid)
+            if socket is not None:
+                frame = transport.text_frame(packet.Packet(packet.MESSAGE, encoded).encode())
+                if transport.write_now(socket, frame, time.time()):
+                    return
+        await super()._send_packet(eio_sid, pkt)

@@ -104,3 +104,43 @@ async def test_one_members_broken_connection_never_costs_the_others_the_broadcas
             await asyncio.sleep(0.01)
         assert got == [("bench:ping", {"n": 2})]
     assert "a broadcast did not reach socket" in caplog.text
+
+
+async def test_an_acknowledgement_is_written_straight_to_the_sender(live_server, guest, connect, monkeypatch):
+    member = await connect(guest.cookie)
+    assert (await member.call("ticket:join", {"ticket_id": guest.ticket_id}))["ok"]
+    await writer_waiting(server_socket(live_server, member))
+    direct = []
+    real = transport.write_now
+    monkeypatch.setattr(transport, "write_now", lambda *a: direct.append(real(*a)) or direct[-1])
+    answer = await member.call("message:send", {"ticket_id": guest.ticket_id, "body": "Straight back",
+                                                "client_msg_id": "ack-direct-1"})
+    assert answer["ok"] and answer["message"]["body"] == "Straight back" and not answer["duplicate"]
+    assert direct == [True]  # the acknowledgement (no one else is in the room)
+
+
+async def test_an_acknowledgement_never_overtakes_what_the_sender_already_has_queued(
+        live_server, guest, connect, monkeypatch):
+    member = await connect(guest.cookie)
+    assert (await member.call("ticket:join", {"ticket_id": guest.ticket_id}))["ok"]
+    socket = server_socket(live_server, member)
+    await writer_waiting(socket)
+    order = []
+    member.sio.on("first", lambda payload: order.append("first"))
+    real_put = socket.queue.put_nowait
+    direct = []
+    real = transport.write_now
+
+    def write_now(target, *args):
+        if target is socket and not direct:
+            # The moment the acknowledgement is ready: a packet queued just before it.
+            real_put(engineio.packet.Packet(engineio.packet.MESSAGE, '2["first",{}]'))
+        direct.append(real(target, *args))
+        return direct[-1]
+
+    monkeypatch.setattr(transport, "write_now", write_now)
+    answer = await member.call("message:send", {"ticket_id": guest.ticket_id, "body": "After it",
+                                                "client_msg_id": "ack-order-1"})
+    order.append("ack")
+    assert answer["ok"]
+    assert order == ["first", "ack"] and direct == [False]
