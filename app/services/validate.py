@@ -46,11 +46,17 @@ def _parse_int(text: str) -> int | OversizedNumber:
     return int(text) if len(text) <= _MAX_INT_CHARS else OversizedNumber(len(text))
 
 
+# Made once: json.loads with an option builds a decoder on every call (every socket event).
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+
+
 def loads(text: str | bytes) -> Any:
     """JSON from a client, with over-long integers as OversizedNumber. Raises ValueError
     (JSONDecodeError) on bad syntax and RecursionError on nesting deeper than Python's
     parser goes; check the result with `storable`."""
-    return json.loads(text, parse_int=_parse_int)
+    if isinstance(text, str):
+        return _DECODER.decode(text)
+    return json.loads(text, parse_int=_parse_int)  # bytes: its encoding detected first
 
 
 def storable(value: Any, field: str | None = None) -> Any:
