@@ -14,6 +14,9 @@ import engineio
 import engineio.async_socket
 import engineio.packet
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 import socketio
 import socketio.packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
@@ -262,3 +265,14 @@ def test_the_server_encodes_packets_as_compact_json_a_client_decodes_back(data):
     assert len(encoded) <= len("2" + json.dumps(data, separators=(",", ":")))  # compact
     decoded = socketio.packet.Packet(encoded_packet=encoded)
     assert decoded.packet_type == socketio.packet.EVENT and decoded.data == data
+
+
+@hypothesis_settings(max_examples=300, deadline=None, database=None)
+@given(data=st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=3),
+              st.binary(max_size=2), st.binary(max_size=2).map(bytearray)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+                            st.dictionaries(st.text(max_size=2), inner, max_size=3)),
+    max_leaves=10))
+def test_the_packet_finds_bytes_where_the_library_finds_them(data):
+    assert transport.WirePacket.data_is_binary(data) is socketio.packet.Packet.data_is_binary(data)
