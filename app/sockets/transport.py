@@ -162,36 +162,75 @@ class CompressedWireWebSocket(WireWebSocket):
     compress = True
 
 
+class ReadDeadline:
+    """Nothing received for `seconds`: the reading task is cancelled (the client is gone).
+    One timer per socket, moved on lazily: a frame only notes the time. `asyncio.timeout`
+    around each read made and cancelled a timer per frame, a few per cent of the CPU per
+    message."""
+
+    __slots__ = ("_loop", "_task", "_seconds", "_last", "_timer", "expired")
+
+    def __init__(self, task: asyncio.Task, seconds: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = task
+        self._seconds = seconds
+        self._last = self._loop.time()
+        self.expired = False
+        self._timer: asyncio.TimerHandle | None = self._loop.call_at(self._last + seconds, self._due)
+
+    def received(self) -> None:
+        self._last = self._loop.time()
+
+    def _due(self) -> None:
+        due = self._last + self._seconds
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._due)
+            return
+        self._timer = None
+        self.expired = True
+        self._task.cancel()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
     """engine.io's `AsyncSocket._websocket_handler` for a socket opened on WebSocket, without
     a task per wait: read frames in the calling task, write packets in one writer task."""
     server = socket.server
-    timeout = server.ping_interval + server.ping_timeout
     socket.connected = True
     socket.upgraded = True
     writer_task = asyncio.ensure_future(_write_packets(socket, ws))
     server.logger.info("%s: Upgrade to websocket successful", socket.sid)
-    while True:
-        try:
-            async with asyncio.timeout(timeout):
+    reader = asyncio.current_task()
+    deadline = ReadDeadline(reader, server.ping_interval + server.ping_timeout)
+    try:
+        while True:
+            try:
                 data = await ws.wait()
-            if data and len(data) > server.max_http_buffer_size:
-                raise ValueError("packet is too large")
-        except asyncio.CancelledError:
-            break
-        except Exception:  # closed, timed out, too large: engine.io ends the socket
-            break
-        if data is None:  # connection closed by client
-            break
-        try:
-            await socket.receive(engineio.packet.Packet(encoded_packet=data))
-        except exceptions.UnknownPacketError:
-            pass
-        except exceptions.SocketIsClosedError:
-            server.logger.info("Receive error -- socket is closed")
-            break
-        except Exception:
-            server.logger.exception("Unknown receive error")
+            except Exception:  # closed, or not a frame: engine.io ends the socket
+                break
+            deadline.received()
+            if data is None or len(data) > server.max_http_buffer_size:  # closed by the client, too large
+                break
+            try:
+                await socket.receive(engineio.packet.Packet(encoded_packet=data))
+            except exceptions.UnknownPacketError:
+                pass
+            except exceptions.SocketIsClosedError:
+                server.logger.info("Receive error -- socket is closed")
+                break
+            except Exception:
+                server.logger.exception("Unknown receive error")
+    except asyncio.CancelledError:
+        # Timed out (nothing received for ping interval + ping timeout), or cancelled from
+        # outside (shutdown): either way the socket ends here, as engine.io's own loop does.
+        if deadline.expired:
+            reader.uncancel()
+    finally:
+        deadline.stop()
     await socket.queue.put(None)  # unlock the writer task so it can exit
     await writer_task
     await socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)

@@ -100,6 +100,21 @@ async def test_pings_come_on_time_while_the_client_answers(aiohttp_server, setti
         await ws.close()
 
 
+async def test_a_client_that_answers_stays_connected_long_past_the_read_deadline(aiohttp_server, settings):
+    async with aiohttp.ClientSession() as session:
+        server = await _engineio_server(aiohttp_server, settings, ping_interval=0.05, ping_timeout=0.05)
+        ws = await _open_engineio_socket(server, session)
+        started = asyncio.get_running_loop().time()
+        pings = 0
+        while asyncio.get_running_loop().time() - started < 0.6:  # six times interval + timeout
+            msg = await asyncio.wait_for(ws.receive(), 2)
+            assert msg.type == aiohttp.WSMsgType.TEXT and msg.data == "2", msg
+            pings += 1
+            await ws.send_str("3")
+        assert pings >= 5
+        await ws.close()
+
+
 async def test_a_silent_client_is_disconnected_after_ping_interval_plus_timeout(aiohttp_server, settings):
     async with aiohttp.ClientSession() as session:
         server = await _engineio_server(aiohttp_server, settings, ping_interval=0.05, ping_timeout=0.05)
