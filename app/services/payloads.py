@@ -11,12 +11,22 @@ from ..store.users import DEFAULT_CAPACITY
 from . import cursors, useragent
 
 
+# The last time formatted, by identity: a message's time is formatted for its agents, its
+# guests and its sender's answer, three times in a row (datetimes are immutable).
+_last_iso: tuple[datetime | None, str | None] = (None, None)
+
+
 def iso(value: datetime | None) -> str | None:
+    global _last_iso  # a cache of one; nothing else
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    last, text = _last_iso
+    if value is last:
+        return text
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    text = aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    _last_iso = (value, text)
+    return text
 
 
 def _id(value: Any) -> str | None:
