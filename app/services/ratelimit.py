@@ -1,5 +1,6 @@
-"""Rate limits (the `limits` library, async API): sliding-window counters kept in memory, or
-in Redis when REDIS_URL is set so that every process shares the counters.
+"""Rate limits: sliding-window counters kept in this process (MemoryWindows, counting as the
+`limits` library does), or in Redis through `limits` (async API) when REDIS_URL is set, so
+that every process shares the counters.
 
 Sliding-window counters, not moving windows: a moving window keeps one entry per hit, and
 the in-memory storage sweeps them with a task per hit that hops to a thread once per key;
@@ -16,8 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
+from limits import RateLimitItem, WindowStats, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
@@ -56,42 +56,83 @@ def storage_uri(settings: Settings) -> str:
     return "async+" + url  # redis:// or rediss://
 
 
-class MemoryCounters(MemoryStorage):
-    """limits' in-process storage, sweeping expired counters at most once a second. Its own
-    sweep starts a task after every hit that walks every key of the process (two per guest,
-    ticket and IP with recent activity): at 500 messages a second that walk cost more than
-    the limiting. A counter read after it expired is dropped when read either way
-    (`MemoryStorage.get`), so the sweep only keeps memory bounded.
+class MemoryWindows:
+    """Sliding-window counters in this process, answering as limits'
+    SlidingWindowCounterRateLimiter over its memory storage does (the previous window's
+    count weighted by the part of it still in the sliding window, plus the current one's;
+    tests/services/test_ratelimit.py compares them hit by hit), kept in one dict. limits'
+    storage takes two counters, a lock and several awaits per hit and starts a task that
+    walks every key of the process after each one: at 500 messages a second that cost more
+    than the limiting. No await happens between reading a count and raising it, so two
+    hits cannot both take the last place."""
 
-    The hook is limits' private `__schedule_expiry` (name-mangled): tests/services/
-    test_ratelimit.py fails first if it changes."""
+    storage = None  # nothing to close at shutdown
+    SWEEP_INTERVAL = 10.0
 
-    STORAGE_SCHEME = None  # not registered: "async+memory://" stays limits' own class
-    SWEEP_INTERVAL = 1.0
-    _next_sweep = 0.0
+    def __init__(self) -> None:
+        # key -> [window index, count, previous window's count, window seconds]
+        self._windows: dict[str, list] = {}
+        self._next_sweep = 0.0
 
-    async def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
-        if now < self._next_sweep:
-            return
+    def _window(self, key: str, expiry: int, now: float) -> tuple[list, float]:
+        """The key's counts, moved on to the window `now` falls in; and seconds into it."""
+        index, into = divmod(now, expiry)
+        window = self._windows.get(key)
+        if window is None or window[0] < index - 1:
+            window = self._windows[key] = [index, 0, 0, expiry]
+        elif window[0] == index - 1:
+            window[0], window[1], window[2] = index, 0, window[1]
+        return window, into
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        if cost > item.amount:
+            return False
+        now = time.time()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        expiry = item.get_expiry()
+        window, into = self._window(item.key_for(*identifiers), expiry, now)
+        previous_ttl = expiry - into if window[2] else 0.0
+        if math.floor(window[2] * previous_ttl / expiry + window[1]) + cost > item.amount:
+            return False
+        window[1] += cost
+        return True
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        now = time.time()
+        expiry = item.get_expiry()
+        window, into = self._window(item.key_for(*identifiers), expiry, now)
+        _, current, previous, _ = window
+        previous_ttl = expiry - into if previous else 0.0
+        remaining = max(0, item.amount - math.floor(previous * previous_ttl / expiry + current))
+        if not (previous or current):
+            return WindowStats(now, remaining)
+        previous_reset_in = previous_ttl % (expiry / previous) if previous else math.inf
+        current_reset_in = (2 * expiry - into) % expiry if current else math.inf
+        return WindowStats(now + min(previous_reset_in, current_reset_in), remaining)
+
+    def _sweep(self, now: float) -> None:
+        """Forget the keys with nothing in the current or the previous window."""
         self._next_sweep = now + self.SWEEP_INTERVAL
-        await MemoryStorage._MemoryStorage__schedule_expiry(self)
+        stale = [key for key, (index, _, _, expiry) in self._windows.items() if index < now // expiry - 1]
+        for key in stale:
+            del self._windows[key]
 
 
 @dataclass
 class Limiter:
-    strategy: SlidingWindowCounterRateLimiter
+    strategy: SlidingWindowCounterRateLimiter | MemoryWindows
     items: dict[str, RateLimitItem]
 
 
 def _limiter(ctx: Ctx) -> Limiter:
     if ctx.limiter is None:
+        items = {name: parse(getattr(ctx.settings, field)) for name, field in RULES.items()}
         if ctx.settings.redis_url:
             storage = storage_from_string(storage_uri(ctx.settings), implementation="redispy")
+            ctx.limiter = Limiter(strategy=SlidingWindowCounterRateLimiter(storage), items=items)
         else:
-            storage = MemoryCounters()
-        items = {name: parse(getattr(ctx.settings, field)) for name, field in RULES.items()}
-        ctx.limiter = Limiter(strategy=SlidingWindowCounterRateLimiter(storage), items=items)
+            ctx.limiter = Limiter(strategy=MemoryWindows(), items=items)
     return ctx.limiter
 
 

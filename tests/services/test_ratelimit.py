@@ -1,59 +1,77 @@
-"""The in-process rate-limit counters: limits' own memory storage, sweeping what expired at
-most once a second instead of after every hit (services/ratelimit.py)."""
+"""The in-process rate-limit counters (services/ratelimit.py MemoryWindows) answer as the
+`limits` library's sliding-window counters over its own memory storage, hit by hit, and
+forget what has expired."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from app.services import ratelimit
 
-
-def test_the_private_sweep_hook_is_still_where_it_was_read():
-    # MemoryCounters overrides limits' name-mangled __schedule_expiry: an upgrade that
-    # renames it would silently bring back a sweep per hit.
-    assert callable(getattr(MemoryStorage, "_MemoryStorage__schedule_expiry", None))
-    assert callable(getattr(MemoryStorage, "_MemoryStorage__expire_events", None))
-
-
-async def test_hits_on_many_keys_start_one_sweep_not_one_each(monkeypatch):
-    sweeps = []
-    sweep = MemoryStorage._MemoryStorage__expire_events
-
-    async def counted(self):
-        sweeps.append(len(self.expirations))
-        await sweep(self)
-
-    monkeypatch.setattr(MemoryStorage, "_MemoryStorage__expire_events", counted)
-    limiter = SlidingWindowCounterRateLimiter(ratelimit.MemoryCounters())
-    item = parse("5/minute")
-    for n in range(300):
-        assert await limiter.hit(item, "message", f"guest:{n}")
-        await asyncio.sleep(0)  # let a sweep that was started run
-    assert len(sweeps) == 1
+RULES = [parse("3/minute"), parse("2/10 seconds"), parse("5/hour")]
+STEPS = st.lists(st.tuples(
+    st.sampled_from([0.0, 0.1, 1.7, 4.0, 9.5, 30.0, 61.0, 200.0]),  # seconds that pass first
+    st.integers(0, len(RULES) - 1), st.sampled_from(["a", "b"]), st.sampled_from([1, 1, 1, -1, 2])),
+    min_size=1, max_size=25)
 
 
-async def test_the_counters_allow_and_refuse_as_limits_own_storage_does():
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_790_000_000.25
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(steps=STEPS)
+def test_the_counters_answer_as_limits_own_storage_does(steps):
+    clock = Clock()
+
+    async def replay() -> None:
+        ours = ratelimit.MemoryWindows()
+        theirs = SlidingWindowCounterRateLimiter(MemoryStorage())
+        for passed, rule, key, cost in steps:
+            clock.now += passed
+            item = RULES[rule]
+            assert await ours.hit(item, "r", key, cost=cost) == await theirs.hit(item, "r", key, cost=cost)
+            mine, reference = await ours.get_window_stats(item, "r", key), await theirs.get_window_stats(
+                item, "r", key)
+            assert mine.remaining == reference.remaining
+            assert abs(mine.reset_time - reference.reset_time) < 1e-6
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", clock)
+        asyncio.run(replay())
+
+
+async def test_the_rule_refuses_over_its_count_and_a_give_back_frees_a_place():
+    windows = ratelimit.MemoryWindows()
     item = parse("3/minute")
-    ours = SlidingWindowCounterRateLimiter(ratelimit.MemoryCounters())
-    theirs = SlidingWindowCounterRateLimiter(MemoryStorage())
-    answers = [(await ours.hit(item, "message", "k"), await theirs.hit(item, "message", "k")) for _ in range(6)]
-    assert [a for a, _ in answers] == [b for _, b in answers] == [True, True, True, False, False, False]
-    await ours.hit(item, "message", "k", cost=-1)  # a give-back (ratelimit.succeeded)
-    assert await ours.hit(item, "message", "k")
+    assert [await windows.hit(item, "message", "k") for _ in range(5)] == [True, True, True, False, False]
+    assert await windows.hit(item, "message", "other")  # another key's bucket
+    await windows.hit(item, "message", "k", cost=-1)  # ratelimit.succeeded
+    assert await windows.hit(item, "message", "k")
+    assert not await windows.hit(item, "message", "k")
+    stats = await windows.get_window_stats(item, "message", "k")
+    assert stats.remaining == 0 and 0 < stats.reset_time - time.time() <= 60
 
 
-async def test_expired_counters_are_still_swept_away():
-    storage = ratelimit.MemoryCounters()
-    limiter = SlidingWindowCounterRateLimiter(storage)
+async def test_keys_with_nothing_in_their_windows_are_forgotten(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(time, "time", clock)
+    windows = ratelimit.MemoryWindows()
     item = parse("1/second")
-    assert await limiter.hit(item, "typing", "old")
-    assert not await limiter.hit(item, "typing", "old")
-    await asyncio.sleep(2.2)  # the counter lives two windows, then a sweep may drop it
-    assert await limiter.hit(item, "typing", "new")  # starts a sweep (over a second since the last)
-    await asyncio.sleep(0.05)
-    assert not any("old" in key for key in storage.storage)
-    assert any("new" in key for key in storage.storage)
+    for n in range(100):
+        assert await windows.hit(item, "typing", f"old{n}")
+    clock.now += 2.5 + windows.SWEEP_INTERVAL  # two windows on: nothing of theirs counts
+    assert await windows.hit(item, "typing", "new")
+    assert list(windows._windows) == [item.key_for("typing", "new")]
