@@ -8,8 +8,9 @@ get, get_nowait, task_done, join) and allocates its buffers only while something
 or waited for.
 
 Between pings, engine.io keeps a task per socket asleep in `asyncio.sleep(ping_interval)`
-(`AsyncSocket._send_ping`); `EngineServer` schedules the same ping with a timer instead, and
-runs a short task only to send it.
+(`AsyncSocket._send_ping`); `EngineServer` schedules the same ping on the socket's one timer
+instead (transport.SocketTimer, which a WebSocket's read deadline shares), and runs a short
+task only to send it.
 
 The server class is chosen through python-socketio's own hook
 (`_engineio_server_class`), so nothing in the libraries is patched."""
@@ -136,15 +137,10 @@ class EngineServer(engineio.AsyncServer):
         socket = getattr(target, "__self__", None)
         if (getattr(target, "__func__", None) is AsyncSocket._send_ping and isinstance(socket, AsyncSocket)
                 and not args and not kwargs):
-            # AsyncSocket.schedule_ping: the sleep of _send_ping as a timer
-            return asyncio.get_running_loop().call_later(self.ping_interval, self._ping_due, socket)
+            # AsyncSocket.schedule_ping: the sleep of _send_ping on the socket's one timer
+            transport.SocketTimer.of(socket).ping_in(self.ping_interval)
+            return None
         return super().start_background_task(target, *args, **kwargs)
-
-    def _ping_due(self, socket: AsyncSocket) -> None:
-        """What AsyncSocket._send_ping does after its sleep."""
-        if not socket.closing and not socket.closed:
-            socket.last_ping = time.time()
-            asyncio.ensure_future(socket.send(packet.Packet(packet.PING)))
 
 
 class SocketServer(socketio.AsyncServer):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import engineio.packet
@@ -162,38 +163,85 @@ class CompressedWireWebSocket(WireWebSocket):
     compress = True
 
 
-class ReadDeadline:
-    """Nothing received for `seconds`: the reading task is cancelled (the client is gone).
-    One timer per socket, moved on lazily: a frame only notes the time. `asyncio.timeout`
-    around each read made and cancelled a timer per frame, a few per cent of the CPU per
-    message."""
+class SocketTimer:
+    """One timer per socket for both of engine.io's clocks: the next ping (every ping
+    interval after the last pong) and, on a WebSocket, the read deadline (nothing received
+    for ping interval + ping timeout: the reading task is cancelled, the client is gone).
+    A frame received only notes the time; the timer is moved when it fires early.
+    `asyncio.timeout` around each read made and cancelled a timer for every frame (a few
+    per cent of the CPU per message), and a second timer per socket for the ping cost
+    memory on every idle connection."""
 
-    __slots__ = ("_loop", "_task", "_seconds", "_last", "_timer", "expired")
+    __slots__ = ("_loop", "_socket", "_timer", "_when", "_ping_at", "_reader", "_last", "_seconds",
+                 "expired")
 
-    def __init__(self, task: asyncio.Task, seconds: float) -> None:
+    def __init__(self, socket: AsyncSocket) -> None:
         self._loop = asyncio.get_running_loop()
-        self._task = task
-        self._seconds = seconds
-        self._last = self._loop.time()
+        self._socket = socket
+        self._timer: asyncio.TimerHandle | None = None
+        self._when = 0.0
+        self._ping_at: float | None = None
+        self._reader: asyncio.Task | None = None
+        self._last = 0.0
+        self._seconds = 0.0
         self.expired = False
-        self._timer: asyncio.TimerHandle | None = self._loop.call_at(self._last + seconds, self._due)
+
+    @classmethod
+    def of(cls, socket: AsyncSocket) -> SocketTimer:
+        timer = socket.__dict__.get("_socket_timer")
+        if timer is None:
+            timer = socket._socket_timer = cls(socket)
+        return timer
+
+    def ping_in(self, seconds: float) -> None:
+        """engine.io's schedule_ping: the next ping in `seconds`."""
+        self._ping_at = self._loop.time() + seconds
+        self._arm()
+
+    def watch_reads(self, reader: asyncio.Task, seconds: float) -> None:
+        self._reader, self._seconds, self._last = reader, seconds, self._loop.time()
+        self._arm()
 
     def received(self) -> None:
         self._last = self._loop.time()
 
-    def _due(self) -> None:
-        due = self._last + self._seconds
-        if self._loop.time() < due:
-            self._timer = self._loop.call_at(due, self._due)
-            return
-        self._timer = None
-        self.expired = True
-        self._task.cancel()
+    def stop_reads(self) -> None:
+        self._reader = None
+        self._arm()
 
-    def stop(self) -> None:
+    def _arm(self) -> None:
+        due = self._ping_at
+        if self._reader is not None:
+            reads_due = self._last + self._seconds
+            if due is None or reads_due < due:
+                due = reads_due
         if self._timer is not None:
+            if due is not None and self._when <= due:
+                return  # fires first; it sets itself again for what is left
             self._timer.cancel()
             self._timer = None
+        if due is not None:
+            self._when = due
+            self._timer = self._loop.call_at(due, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        if self._ping_at is not None and now >= self._ping_at:
+            self._ping_at = None
+            self._ping()
+        if self._reader is not None and now >= self._last + self._seconds:
+            self.expired = True
+            reader, self._reader = self._reader, None
+            reader.cancel()
+        self._arm()
+
+    def _ping(self) -> None:
+        """What engine.io's AsyncSocket._send_ping does after its sleep."""
+        socket = self._socket
+        if not socket.closing and not socket.closed:
+            socket.last_ping = time.time()
+            asyncio.ensure_future(socket.send(engineio.packet.Packet(engineio.packet.PING)))
 
 
 async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
@@ -205,14 +253,15 @@ async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -
     writer_task = asyncio.ensure_future(_write_packets(socket, ws))
     server.logger.info("%s: Upgrade to websocket successful", socket.sid)
     reader = asyncio.current_task()
-    deadline = ReadDeadline(reader, server.ping_interval + server.ping_timeout)
+    timer = SocketTimer.of(socket)
+    timer.watch_reads(reader, server.ping_interval + server.ping_timeout)
     try:
         while True:
             try:
                 data = await ws.wait()
             except Exception:  # closed, or not a frame: engine.io ends the socket
                 break
-            deadline.received()
+            timer.received()
             if data is None or len(data) > server.max_http_buffer_size:  # closed by the client, too large
                 break
             try:
@@ -227,10 +276,10 @@ async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -
     except asyncio.CancelledError:
         # Timed out (nothing received for ping interval + ping timeout), or cancelled from
         # outside (shutdown): either way the socket ends here, as engine.io's own loop does.
-        if deadline.expired:
+        if timer.expired:
             reader.uncancel()
     finally:
-        deadline.stop()
+        timer.stop_reads()
     await socket.queue.put(None)  # unlock the writer task so it can exit
     await writer_task
     await socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)

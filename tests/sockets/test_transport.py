@@ -73,6 +73,24 @@ def test_the_library_internals_the_transport_relies_on_are_still_there(settings)
     assert sio.eio.logger is logging.getLogger(wirelog.ENGINEIO_LOGGER) and not sio.eio.logger.handlers
 
 
+def _live_timers(loop) -> int:
+    return sum(1 for handle in loop._scheduled if not handle.cancelled())
+
+
+async def test_a_long_polling_client_gets_its_pings_too(aiohttp_server, settings):
+    async with aiohttp.ClientSession() as session:
+        server = await _engineio_server(aiohttp_server, settings, ping_interval=0.05)
+        headers = {"Origin": str(server.make_url("")).rstrip("/")}
+        url = str(server.make_url("/socket.io/")) + "?EIO=4&transport=polling"
+        async with session.get(url, headers=headers) as resp:
+            sid = json.loads((await resp.text())[1:])["sid"]
+        for _ in range(2):
+            async with session.get(f"{url}&sid={sid}", headers=headers) as resp:
+                assert await asyncio.wait_for(resp.text(), 2) == "2"  # PING
+            async with session.post(f"{url}&sid={sid}", data="3", headers=headers) as resp:
+                assert resp.status == 200  # PONG: the next ping is scheduled
+
+
 async def _engineio_server(aiohttp_server, settings, *, ping_interval=None, ping_timeout=None):
     app = create_app(settings)
     eio = app[sio_key].eio
@@ -132,15 +150,19 @@ async def test_a_silent_client_is_disconnected_after_ping_interval_plus_timeout(
 async def test_an_idle_websocket_costs_few_tasks(aiohttp_server, settings):
     """Memory per idle connection: aiohttp's connection and handler tasks and the writer,
     not engine.io's per-wait tasks or a sleeping ping task per socket."""
-    async with aiohttp.ClientSession() as session:
+    # No client timeouts: the timers counted are the server's.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         server = await _engineio_server(aiohttp_server, settings)
         ws = await _open_engineio_socket(server, session)
         await asyncio.sleep(0.05)
-        before = len(asyncio.all_tasks())
+        loop = asyncio.get_running_loop()
+        before, timers_before = len(asyncio.all_tasks()), _live_timers(loop)
         more = [await _open_engineio_socket(server, session) for _ in range(3)]
         await asyncio.sleep(0.05)
         per_socket = (len(asyncio.all_tasks()) - before) / 3
         assert per_socket <= 3
+        # one timer each, for the next ping and the read deadline together (SocketTimer)
+        assert (_live_timers(loop) - timers_before) / 3 <= 1
         for w in [ws, *more]:
             await w.close()
 
