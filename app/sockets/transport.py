@@ -154,8 +154,22 @@ class WireWebSocket(engineio_aiohttp.WebSocket):
     async def wait(self):
         while True:
             frame = await super().wait()
-            if _engineio_can_decode(frame):
+            if _engineio_packet(frame) is not None:
                 return frame
+            log.warning("skipped a WebSocket frame Engine.IO cannot decode: %r", frame[:40])
+
+    async def next_packet(self) -> engineio.packet.Packet | None:
+        """The next frame Engine.IO can decode, decoded (once); None when the client closed.
+        Raises as `wait` does when the connection fails or a frame is too large."""
+        while True:
+            frame = await super().wait()
+            if frame is None:
+                return None
+            if len(frame) > self.server.max_http_buffer_size:
+                raise ValueError("packet is too large")
+            pkt = _engineio_packet(frame)
+            if pkt is not None:
+                return pkt
             log.warning("skipped a WebSocket frame Engine.IO cannot decode: %r", frame[:40])
 
 
@@ -244,7 +258,7 @@ class SocketTimer:
             asyncio.ensure_future(socket.send(engineio.packet.Packet(engineio.packet.PING)))
 
 
-async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -> None:
+async def serve_websocket(socket: AsyncSocket, ws: WireWebSocket) -> None:
     """engine.io's `AsyncSocket._websocket_handler` for a socket opened on WebSocket, without
     a task per wait: read frames in the calling task, write packets in one writer task."""
     server = socket.server
@@ -258,14 +272,14 @@ async def serve_websocket(socket: AsyncSocket, ws: engineio_aiohttp.WebSocket) -
     try:
         while True:
             try:
-                data = await ws.wait()
-            except Exception:  # closed, or not a frame: engine.io ends the socket
+                pkt = await ws.next_packet()
+            except Exception:  # closed, not a frame, too large: engine.io ends the socket
                 break
             timer.received()
-            if data is None or len(data) > server.max_http_buffer_size:  # closed by the client, too large
+            if pkt is None:  # closed by the client
                 break
             try:
-                await socket.receive(engineio.packet.Packet(encoded_packet=data))
+                await socket.receive(pkt)
             except exceptions.UnknownPacketError:
                 pass
             except exceptions.SocketIsClosedError:
@@ -361,16 +375,17 @@ def write_now(socket: AsyncSocket, frame: bytes, now: float) -> bool:
     return True
 
 
-def _engineio_can_decode(frame: str | bytes) -> bool:
+def _engineio_packet(frame: str | bytes) -> engineio.packet.Packet | None:
+    """The frame as an Engine.IO packet, or None when Engine.IO would fail on it."""
     # The packet type is one ASCII digit: int() would also read "１" (fullwidth) as CLOSE.
     if isinstance(frame, str) and not frame[:1].isascii():
-        return False
+        return None
     try:
-        packet_type = engineio.packet.Packet(encoded_packet=frame).packet_type
+        pkt = engineio.packet.Packet(encoded_packet=frame)
     except Exception:
-        return False
+        return None
     # A type with no name makes the library's receive() fail with a traceback.
-    return 0 <= packet_type < len(engineio.packet.packet_names)
+    return pkt if 0 <= pkt.packet_type < len(engineio.packet.packet_names) else None
 
 
 def _naming_the_session(translate_request):
