@@ -28,13 +28,18 @@ async def week(live_server, agent, admin, monkeypatch) -> None:
     ctx = live_server.ctx
     bea = await make_account(live_server, role="agent", name="Bea Brook", email="bea@example.com")
     staff = [Identity(role="agent", id=a["id"], name=a["name"]) for a in (agent, bea)]
+    # Each day's conversations start from its noon, or, today, before now (so that none
+    # crosses into another day, whatever the hour the suite runs at: "3 hours ago" fell out
+    # of the seven days between midnight and 03:00 UTC).
     now = clock.utcnow()
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
     fake = FakeClock(monkeypatch, start=now)
     n = 0
     for back, count in zip(range(6, -1, -1), PER_DAY, strict=True):
         for i in range(count):
             n += 1
-            fake.now = now - timedelta(days=back, hours=3 + i)
+            start = noon if back else min(noon, now - timedelta(hours=2))
+            fake.now = start - timedelta(days=back, minutes=10 * (count - i))
             ticket, _ = await tickets.start_by_guest(ctx, guest_id=f"week-{n}", name=f"Guest {n}",
                                                      email=None, body="Where is my order?")
             who = staff[n % 2]
