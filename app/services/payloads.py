@@ -10,7 +10,6 @@ from typing import Any
 from ..store.users import DEFAULT_CAPACITY
 from . import cursors, useragent
 
-
 # The last time formatted, by identity: a message's time is formatted for its agents, its
 # guests and its sender's answer, three times in a row (datetimes are immutable).
 _last_iso: tuple[datetime | None, str | None] = (None, None)

@@ -54,9 +54,9 @@ from bson import ObjectId
 from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.results import UpdateResult
-from pymongo.results import InsertOneResult
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, WriteError
+from pymongo.results import InsertOneResult
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ import engineio
 import engineio.async_socket
 import engineio.packet
 import pytest
-from hypothesis import given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 import socketio
 import socketio.packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from app import create_app, wirelog
 from app.config import Settings
