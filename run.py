@@ -77,10 +77,36 @@ def _in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
 
 
-def run_tests(args: list[str]) -> int:
-    import pytest
+# `python3 run.py test` with no arguments runs every pass below, one after the other, each a
+# pytest run of its own, and ends with a table of their results and times. With arguments it
+# is one pytest run of what they name (e.g. `python3 run.py test tests/sockets -x`).
+# A pass is (name, what it covers, pytest arguments, extra environment).
+TestPass = tuple[str, str, list[str], dict[str, str]]
 
-    return pytest.main(args)
+
+def test_passes() -> list[TestPass]:
+    return [
+        ("embedded", "the whole suite on the embedded store", [], {}),
+    ]
+
+
+def run_tests(args: list[str]) -> int:
+    if args:
+        import pytest
+
+        return pytest.main(args)
+    results = []
+    for name, covers, pytest_args, extra_env in test_passes():
+        print(f"\n===== test pass: {name} ({covers}) =====", flush=True)
+        started = time.perf_counter()
+        code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args],
+                              env=dict(os.environ, **extra_env), cwd=ROOT).returncode
+        results.append((name, code, time.perf_counter() - started))
+    print("\n===== test passes =====")
+    for name, code, seconds in results:
+        verdict = "passed" if code == 0 else f"FAILED (pytest exit code {code})"
+        print(f"  {name:<12} {verdict:<32} {seconds / 60:5.1f} min")
+    return max(code for _, code, _ in results)
 
 
 # Process tuning for serving (tests build apps in their own process and keep the defaults).
