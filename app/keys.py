@@ -7,8 +7,8 @@ from aiohttp import web
 
 from .config import Settings
 from .db import Database
-from .services.context import Ctx
-from .services.metrics import Metrics
+from .services.core.context import Ctx
+from .services.operations.metrics import Metrics
 
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", Database)

@@ -7,7 +7,7 @@ import sys
 from aiohttp.http_exceptions import BadHttpMessage
 
 from app import wirelog
-from app.services import validate
+from app.services.core import validate
 from app.sockets import transport
 
 

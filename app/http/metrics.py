@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from ..keys import ctx_key, metrics_key, settings_key, sio_key
-from ..services.metrics import CONTENT_TYPE
+from ..services.operations.metrics import CONTENT_TYPE
 from ..sockets.cluster import ClusterManager
 
 routes = web.RouteTableDef()

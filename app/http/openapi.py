@@ -15,7 +15,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..services import api_tokens, audit, messages, notifications, tickets, users, webhooks
+from ..services.conversations import messages, tickets
+from ..services.operations import audit, notifications, webhooks
+from ..services.people import api_tokens, users
 
 routes = web.RouteTableDef()
 

@@ -4,7 +4,9 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import assignment, audit, messages, payloads, tickets, users
+from ..services.conversations import assignment, messages, payloads, tickets
+from ..services.operations import audit
+from ..services.people import users
 from . import identity
 from .middleware import read_json
 

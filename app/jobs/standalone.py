@@ -12,9 +12,9 @@ import signal
 
 from .. import db as db_module
 from ..config import Settings
-from ..services.context import Ctx
-from ..services.events import Events, NoEvents
-from ..services.metrics import Metrics
+from ..services.conversations.events import Events, NoEvents
+from ..services.core.context import Ctx
+from ..services.operations.metrics import Metrics
 from . import runtime
 
 log = logging.getLogger("worker")

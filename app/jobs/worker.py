@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..services import jobs
-from ..services.context import Ctx
+from ..services.core.context import Ctx
+from ..services.operations import jobs
 
 log = logging.getLogger(__name__)
 

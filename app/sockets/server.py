@@ -21,9 +21,11 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services import assignment, client, presence, users, validate
-from ..services.context import Ctx
-from ..services.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
+from ..services.conversations import assignment, presence
+from ..services.conversations.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
+from ..services.core import client, validate
+from ..services.core.context import Ctx
+from ..services.people import users
 from . import sessions
 from .engine import SocketServer
 from .transport import WirePacket, use_wire_transport

@@ -26,8 +26,8 @@ import socketio
 import socketio.packet
 
 from ..security import Identity
-from ..services import sessions
-from ..services.context import Ctx
+from ..services.core.context import Ctx
+from ..services.people import sessions
 from . import transport
 
 log = logging.getLogger(__name__)

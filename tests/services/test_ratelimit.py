@@ -14,7 +14,7 @@ from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from app.services import ratelimit
+from app.services.core import ratelimit
 
 RULES = [parse("3/minute"), parse("2/10 seconds"), parse("5/hour")]
 STEPS = st.lists(st.tuples(

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from app.services import audit
-from app.services.events import Events
+from app.services.conversations.events import Events
+from app.services.operations import audit
 from tests.conftest import cookie_header, login, make_account
 
 
