@@ -32,6 +32,7 @@ from .services.operations.metrics import Metrics
 from .services.people import users
 from .sockets import server as socket_server
 from .sockets import sessions as socket_sessions
+from .sockets.rooms import SocketRooms
 
 log = logging.getLogger("app")
 
@@ -177,7 +178,7 @@ def _database(shared: Database | None):
         await asyncio.to_thread(security.dummy_hash, settings.bcrypt_rounds)
         app[db_key] = database
         ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]),
-                  metrics=app[metrics_key])
+                  sockets=SocketRooms(app[sio_key]), metrics=app[metrics_key])
         app[ctx_key] = ctx
         socket_server.register(app[sio_key], ctx)
         app[startup_notes_key].extend(await users.seed(database, settings))

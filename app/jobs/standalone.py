@@ -15,6 +15,7 @@ from ..config import Settings
 from ..services.conversations.events import Events, NoEvents
 from ..services.core.context import Ctx
 from ..services.operations.metrics import Metrics
+from ..sockets.rooms import SocketRooms
 from . import runtime
 
 log = logging.getLogger("worker")
@@ -46,7 +47,9 @@ async def main(settings: Settings, *, stop: asyncio.Event | None = None) -> None
     database = db_module.connect(settings)
     try:
         await db_module.prepare(database, settings)
-        ctx = Ctx(db=database, settings=settings, events=events_for(settings),
+        events = events_for(settings)
+        ctx = Ctx(db=database, settings=settings, events=events,
+                  sockets=SocketRooms(events.sio) if events.sio is not None else None,
                   metrics=Metrics(settings.process_name))
         metrics_site = await _serve_metrics(ctx, settings)
         running = runtime.start(ctx)

@@ -146,16 +146,6 @@ class Events:
     async def notification_count(self, user_id: str, unread: int) -> None:
         await self.sio.emit("notification:count", {"unread": unread}, to=user_room(user_id))
 
-    def admins_listening(self) -> bool:
-        """False only when no admin socket can be listening: a single process whose admins
-        room is empty. With several processes (a message queue) another may hold one."""
-        manager = getattr(self.sio, "manager", self.sio)
-        if manager is None:
-            return False
-        if hasattr(manager, "_publish"):  # a pub/sub manager: the room spans processes
-            return True
-        return bool(manager.rooms.get("/", {}).get(ADMINS_ROOM))
-
     async def audit_new(self, row: dict) -> None:
         """An audit event as the audit page shows it, to every admin socket."""
         await self.sio.emit("audit:new", row, to=ADMINS_ROOM)
@@ -193,9 +183,6 @@ class NoEvents(Events):
 
     async def notification_count(self, user_id: str, unread: int) -> None:
         return None
-
-    def admins_listening(self) -> bool:
-        return False
 
     async def audit_new(self, row: dict) -> None:
         return None

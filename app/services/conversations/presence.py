@@ -1,31 +1,21 @@
 """Who is connected where: the questions jobs and account changes ask about live sockets.
 
-With one process the answers come from the Socket.IO server's own rooms. With REDIS_URL
-set, the Socket.IO manager is app.sockets.cluster.ClusterManager, which keeps the members of
-these rooms in Redis for every process; the same functions then answer across processes,
-and disconnect_user reaches sockets held by other processes through the manager's queue."""
+The sockets layer answers them through `ctx.sockets` (core's Sockets protocol, implemented
+by app/sockets/rooms.py): with one process from the Socket.IO server's own rooms, with
+REDIS_URL from the members that app/sockets/cluster.py keeps in Redis for every process.
+A process without sockets (`ctx.sockets` None) sees nobody."""
 
 from __future__ import annotations
 
 from ..core.context import Ctx
 from .events import guest_room, ticket_room, user_room
 
-NAMESPACE = "/"
-
 
 async def _sids_in_all(ctx: Ctx, *rooms: str) -> set[str]:
     """The sids that are in every one of these rooms."""
-    sio = ctx.events.sio
-    if sio is None:
+    if ctx.sockets is None:
         return set()
-    shared = getattr(sio.manager, "shared_members", None)  # several processes (Redis)
-    if shared is not None:
-        return await shared(NAMESPACE, rooms)
-    found: set[str] | None = None
-    for room in rooms:
-        sids = {sid for sid, _ in sio.manager.get_participants(NAMESPACE, room)}
-        found = sids if found is None else found & sids
-    return found or set()
+    return await ctx.sockets.members(rooms)
 
 
 async def guest_in_ticket_room(ctx: Ctx, *, ticket: dict) -> bool:
@@ -44,52 +34,30 @@ async def user_online(ctx: Ctx, *, user_id: str) -> bool:
 async def users_online(ctx: Ctx, *, user_ids: list[str]) -> set[str]:
     """Which of these agents have a socket connected now, on any process. A process that
     serves no sockets (`run.py worker`) cannot tell: nobody, as far as it knows."""
-    sio = ctx.events.sio
-    if sio is None or not user_ids or not hasattr(sio, "manager"):
+    if ctx.sockets is None or not user_ids:
         return set()
     rooms = {user_room(u): u for u in user_ids}
-    occupied = getattr(sio.manager, "occupied", None)  # several processes (Redis)
-    if occupied is not None:
-        return {rooms[room] for room in await occupied(NAMESPACE, list(rooms))}
-    return {user for room, user in rooms.items()
-            if any(True for _ in sio.manager.get_participants(NAMESPACE, room))}
+    return {rooms[room] for room in await ctx.sockets.occupied(list(rooms))}
 
 
 # --- who else is in a ticket (agents only) ---------------------------------------------------
 
 
 async def remember(ctx: Ctx, *, sid: str, identity) -> None:
-    """At an agent socket's connect: who it is, for viewers() on every process (with one
-    process, the socket's own session says it)."""
-    label = getattr(ctx.events.sio.manager, "label", None)
-    if label is not None and identity.is_agent:
-        await label(sid, f"{identity.id}|{identity.name}")
+    """At an agent socket's connect: who it is, for viewers() on every process."""
+    if ctx.sockets is not None and identity.is_agent:
+        await ctx.sockets.remember_agent(sid, user_id=identity.id, name=identity.name)
 
 
 async def viewers(ctx: Ctx, *, ticket_id: object, leaving_sid: str | None = None) -> list[dict]:
     """The agents with the ticket open now ({id, name}, each once, by name), from the
     sockets in its room: no database read. `leaving_sid`: a socket on its way out."""
-    sio = ctx.events.sio
-    if sio is None:
+    if ctx.sockets is None:
         return []
-    room = ticket_room(ticket_id)
     found: dict[str, str] = {}
-    labelled = getattr(sio.manager, "labelled_members", None)  # several processes (Redis)
-    if labelled is not None:
-        for sid, label in (await labelled(NAMESPACE, room)).items():
-            user_id, _, name = label.partition("|")
-            if sid != leaving_sid:
-                found[user_id] = name
-    else:
-        for sid, _ in list(sio.manager.get_participants(NAMESPACE, room)):
-            if sid == leaving_sid:
-                continue
-            try:
-                identity = (await sio.get_session(sid, namespace=NAMESPACE)).get("identity")
-            except KeyError:  # gone meanwhile
-                continue
-            if identity is not None and identity.is_agent:
-                found[identity.id] = identity.name
+    for sid, (user_id, name) in (await ctx.sockets.agents_in(ticket_room(ticket_id))).items():
+        if sid != leaving_sid:
+            found[user_id] = name
     return [{"id": user_id, "name": name} for user_id, name in sorted(found.items(), key=lambda i: i[1])]
 
 
@@ -103,8 +71,9 @@ async def announce_viewers(ctx: Ctx, *, ticket_id: object, leaving_sid: str | No
 async def disconnect_user(ctx: Ctx, *, user_id: str) -> int:
     """Cut every socket of this agent (deactivation, password change), in whichever process
     holds it. Returns how many."""
-    sids = await _sids_in_all(ctx, user_room(user_id))
+    if ctx.sockets is None:
+        return 0
+    sids = await ctx.sockets.members([user_room(user_id)])
     for sid in sids:
-        # A sid held by another process: the Redis manager forwards the disconnect to it.
-        await ctx.events.sio.disconnect(sid, namespace=NAMESPACE)
+        await ctx.sockets.disconnect(sid)
     return len(sids)

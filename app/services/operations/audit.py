@@ -38,6 +38,7 @@ from ...store import audit as stored
 from ...store import tickets as store_tickets
 from ...store import users as store_users
 from ...store.audit import AuditFilters
+from ..conversations.events import ADMINS_ROOM
 from ..core import client, cursors, useragent, validate
 from ..core.context import Ctx
 
@@ -376,7 +377,7 @@ def announce(ctx: Ctx, event: dict) -> asyncio.Task | None:
     """Tell the admins' sockets about an event just stored (`audit:new`, the same row the
     page shows). In the background: the audited action neither waits for it nor fails with
     it. Skipped when no admin can be listening (one process, no admin socket)."""
-    if not ctx.events.admins_listening():
+    if ctx.sockets is None or not ctx.sockets.may_reach(ADMINS_ROOM):
         return None
 
     async def tell() -> None:

@@ -151,15 +151,16 @@ class Metrics:
 
     # --- scraping ---------------------------------------------------------------------------
 
-    async def scrape(self, ctx: Any, *, redis_ping: Callable[[], Awaitable[bool]] | None) -> bytes:
-        """Read the database's gauges, then render every metric in Prometheus's text format."""
-        from ...jobs.handlers import HANDLERS
+    async def scrape(self, ctx: Any, *, kinds: Iterable[str],
+                     redis_ping: Callable[[], Awaitable[bool]] | None) -> bytes:
+        """Read the database's gauges (the queue's jobs of these kinds, readiness), then render
+        every metric in Prometheus's text format."""
         from . import health
         from .jobs import queue_stats
 
         scraped = Scraped()
         try:
-            stats = await asyncio.wait_for(queue_stats(ctx, kinds=tuple(HANDLERS)), READINESS_TIMEOUT)
+            stats = await asyncio.wait_for(queue_stats(ctx, kinds=tuple(kinds)), READINESS_TIMEOUT)
         except Exception as exc:  # the database is away: its readiness says so below
             log.warning("metrics: could not read the job queue (%s)", type(exc).__name__)
             stats = None

@@ -30,7 +30,6 @@ PENDING_VALID = timedelta(minutes=10)
 # last_seen_at is written at most this often per session, not on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 ROOM_PREFIX = "session:"
-NAMESPACE = "/"
 
 
 def session_room(session_id: str) -> str:
@@ -141,10 +140,9 @@ async def list_open(ctx: Ctx, *, user_id: ObjectId) -> list[dict]:
 async def cut_sockets(ctx: Ctx, *, session_id: str) -> None:
     """Disconnect every socket opened with this session, in whichever process holds it:
     closing its room does that (the Redis manager carries the close to every process)."""
-    sio = ctx.events.sio
-    if sio is None:
+    if ctx.sockets is None:
         return
-    await sio.close_room(session_room(session_id), namespace=NAMESPACE)
+    await ctx.sockets.close_room(session_room(session_id))
 
 
 async def open_among(db: Database, *, session_ids: list[str]) -> set[str]:
