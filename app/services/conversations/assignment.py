@@ -10,7 +10,7 @@ Each assignment is two atomic steps: one conditional update of the agent
 ticket changes through tickets.change(), conditional on it still being open and unassigned.
 When the second step finds the ticket taken meanwhile, the slot is given back. So however
 many tickets arrive at once, on however many processes, no agent gets more than capacity.
-open_count is kept by services/effects.py from each change's before and after."""
+open_count is kept by on_change, a listener of effects.py, from each change's before and after."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from ...store import users as stored_users
 from ..core import validate
 from ..core.context import Ctx
 from . import presence
+from .effects import Change
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +168,38 @@ async def agent_connected(ctx: Ctx, *, identity: Identity) -> None:
     """An agent's socket connected: if they are available, waiting tickets may go to them."""
     if identity.is_agent and enabled(ctx):
         soon(ctx)
+
+
+# --- the listener: each agent's open count (effects.py) -------------------------------------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    """Keep each agent's open_count (the open and pending tickets assigned to them, which
+    auto-assignment weighs against their capacity) from what this change did: a ticket that
+    leaves an agent (closed, resolved, reassigned) frees a slot, one that comes to them
+    takes one, unless auto-assignment took it already (details["reserved"]). A freed slot
+    goes to the next ticket waiting for an agent."""
+    if change.before is None or change.kind == "note":  # a note changes nothing of the ticket
+        return
+    new = _holder(change.after)
+    if change.kind == "message":
+        # A message moves only the status (a guest reopening): its update was conditional
+        # on the status read, not on the assignee, which may have changed meanwhile (and
+        # counted then). The assignee before is the one after.
+        old = new if change.before.get("status") in stored_tickets.HOLDING else None
+        if new is None:
+            return
+    else:  # change(): conditional on the version read, so `before` is what was replaced
+        old = _holder(change.before)
+    if old == new:
+        return
+    if new is not None and change.details.get("reserved") != new:
+        await stored_users.count_open(ctx.db, user_id=new, delta=1)
+    if old is not None:
+        await stored_users.count_open(ctx.db, user_id=old, delta=-1)
+        soon(ctx)
+
+
+def _holder(ticket: dict) -> ObjectId | None:
+    """The agent whose slot this ticket takes, if any."""
+    return ticket.get("assignee_id") if ticket.get("status") in stored_tickets.HOLDING else None

@@ -20,7 +20,6 @@ from ...security import Identity
 from ...store import attachments as stored
 from ..core import validate
 from ..core.context import Ctx
-from ..operations import audit
 from . import messages, tickets
 
 # Shown inline (as thumbnails, and opened in the browser); everything else is a download.
@@ -121,11 +120,6 @@ async def upload(ctx: Ctx, *, identity: Identity, ticket_id: object, filename: o
         raise
     if not sent.created:  # the same upload again: the first one's file stands
         await stored.delete(ctx.db, file_id=file_id)
-    elif identity.is_agent:
-        await audit.record(ctx, actor=identity, action="attachment.create",
-                           entity=("ticket", ticket["_id"]),
-                           after={"attachment_id": file_id, "name": name, "type": content_type,
-                                  "size": len(data)})
     return sent
 
 

@@ -77,7 +77,12 @@ async def escalate(ctx: Ctx, *, ticket: dict, now: datetime) -> dict | None:
     after, plan = await tickets.change_as_planned(
         ctx, ticket=ticket, actor=None, kind="escalate", decide=lambda t: _escalation(ctx, t, now),
         details={"waited": (now - waiting_since).total_seconds()})
-    return after if plan is not None and plan.kind is None else None
+    if plan is None or plan.kind is not None:
+        return None
+    ctx.metrics.escalated(after["priority"])
+    log.info("ticket %s escalated to level %d (%s)", after["_id"], after["escalation_level"],
+             after["priority"])
+    return after
 
 
 def _auto_resolution(ticket: dict, now: datetime) -> Plan | None:

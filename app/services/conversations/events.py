@@ -8,7 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.context import Ctx
 from . import payloads
+from .effects import Change, guarded
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +188,25 @@ class NoEvents(Events):
 
     async def audit_new(self, row: dict) -> None:
         return None
+
+
+# --- the listener: what each ticket change sends (effects.py) -------------------------------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    """The socket events of a ticket change, from the document the change returned."""
+    ticket, kind = change.after, change.kind
+    if kind in ("message", "note", "line"):
+        await guarded(ctx.events.message_new(change.message, skip_sid=change.skip_sid), "message:new")
+    if kind == "created":
+        await guarded(ctx.events.ticket_updated(ticket, to_guest=False), "ticket:updated")
+    elif kind == "message":
+        if change.before is not None and change.before["status"] != ticket["status"]:
+            await guarded(ctx.events.ticket_updated(ticket), "ticket:updated")  # reopened by the guest
+        else:
+            await guarded(ctx.events.ticket_activity(ticket), "ticket:updated")
+    elif kind == "update":
+        if change.diff():
+            await guarded(ctx.events.ticket_updated(ticket), "ticket:updated")
+    elif kind in ("auto_assign", "escalate", "auto_resolve", "csat", "erase"):
+        await guarded(ctx.events.ticket_updated(ticket), "ticket:updated")

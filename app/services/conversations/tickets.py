@@ -2,7 +2,7 @@
 
 Every change of a stored ticket goes through `change()`: decide on the ticket as read,
 write it with one atomic update conditional on the version read (app/store/tickets.py),
-and hand (before, after, actor) to services/effects.py. When someone else changed the
+and hand (before, after, actor) to effects.py. When someone else changed the
 ticket in between, it is read again and the decision made again."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from ...errors import Conflict, Forbidden, Invalid, NotFound, TicketClosed
 from ...security import Identity
 from ...store import messages as stored_messages
 from ...store import tickets as stored
+from ...store import users as stored_users
 from ..core import client, cursors, ratelimit, validate
 from ..core.context import Ctx
-from ..people import users
 from . import assignment, effects, guest_context, messages
 
 log = logging.getLogger(__name__)
@@ -74,23 +74,32 @@ async def get_accessible(ctx: Ctx, *, identity: Identity, ticket_id: object) -> 
     raise Forbidden("This conversation is not yours.")
 
 
+@dataclass(frozen=True)
+class Welcome:
+    """What the widget asks of a new conversation, as guests/widget_settings.py decides it
+    (the widget's settings, the opening hours): whether an e-mail address is required, and
+    the first answer while the team is away."""
+
+    email_required: bool = False
+    online: bool = True
+    away_line: str | None = None
+
+
 async def start_by_guest(
-    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object, context: object = None
+    ctx: Ctx, *, guest_id: str, name: object, email: object, body: object, context: object = None,
+    welcome: Welcome = Welcome(),
 ) -> tuple[dict, dict]:
     """Open a ticket with its first message; agents see it appear in their queue. While the
     team is away (opening hours), or when the widget's settings say so, an e-mail address is
     required, and the conversation's first answer is an automatic one saying when the team
-    is back."""
-    from ..guests import widget_settings
-
+    is back (`welcome`)."""
     name = validate.text(name, "name", max_len=80)
     guest_email = validate.optional_email(email)
     body = validate.text(body, "message", max_len=messages.BODY_MAX)
     started_from = guest_context.check(context, user_agent=client.current().user_agent)
-    widget = await widget_settings.for_widget(ctx, with_reply_time=False)
-    if guest_email is None and widget.email_required:
+    if guest_email is None and welcome.email_required:
         raise Invalid("Please leave your e-mail address so that we can reply."
-                      if widget.presence.online else
+                      if welcome.online else
                       "We're away right now: leave your e-mail address and we'll reply there.",
                       field="email")
     await ratelimit.hit(ctx, "chat_start_ip", client.current().ip)
@@ -126,10 +135,9 @@ async def start_by_guest(
     except BaseException:
         await stored.delete(ctx.db, ticket_id=ticket["_id"])  # no ticket without its first message
         raise
-    away = None if widget.presence.online else {"back_at": widget.presence.back_at,
-                                                   "timezone": widget.presence.timezone}
-    await effects.apply(ctx, effects.Change(kind="created", after=ticket, message=message,
-                                            details={"away": away} if away else {}))
+    await effects.apply(ctx, effects.Change(
+        kind="created", after=ticket, message=message,
+        details={"away_line": welcome.away_line} if welcome.away_line else {}))
     try:
         ticket = await assignment.offer(ctx, ticket=ticket) or ticket
     except Exception:  # the ticket waits: the next pass over waiting tickets assigns it
@@ -310,8 +318,9 @@ async def check_update(ctx: Ctx, *, identity: Identity, changes: object) -> tupl
             wanted["assignee_id"] = None
         else:
             oid = validate.object_id(changes["assignee_id"], "assignee_id")
-            assignee = await users.get_user(ctx.db, user_id=str(oid))
-            if assignee is None or not assignee.get("active", True) or assignee["role"] not in users.ROLES:
+            assignee = await stored_users.by_id(ctx.db, user_id=oid)
+            if (assignee is None or not assignee.get("active", True)
+                    or assignee["role"] not in stored_users.ROLES_ASSIGNED):
                 raise Invalid("assignee_id is not an active agent.", field="assignee_id")
             wanted["assignee_id"] = oid
     return wanted, assignee

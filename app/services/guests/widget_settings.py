@@ -11,6 +11,8 @@ from ... import clock
 from ...errors import Forbidden, Invalid
 from ...security import Identity
 from ...store import settings as stored
+from ..conversations import tickets
+from ..conversations.tickets import Welcome
 from ..core import validate
 from ..core.context import Ctx
 from ..operations import audit
@@ -48,6 +50,20 @@ async def for_widget(ctx: Ctx, *, with_reply_time: bool = True) -> WidgetView:
     return WidgetView(title=current["title"], greeting=current["greeting"], color=current["color"],
                       email_required=current["email_required"] or not presence.online,
                       presence=presence)
+
+
+async def start_chat(ctx: Ctx, *, guest_id: str, name: object, email: object, body: object,
+                     context: object = None) -> tuple[dict, dict]:
+    """A guest starts a conversation, on the terms the widget shows: an e-mail address
+    required when the settings say so or the team is away, and then an automatic first
+    answer saying when it is back."""
+    widget = await for_widget(ctx, with_reply_time=False)
+    presence = widget.presence
+    welcome = Welcome(email_required=widget.email_required, online=presence.online,
+                      away_line=None if presence.online
+                      else availability.away_line(presence.back_at, presence.timezone))
+    return await tickets.start_by_guest(ctx, guest_id=guest_id, name=name, email=email, body=body,
+                                        context=context, welcome=welcome)
 
 
 async def for_admin(ctx: Ctx, *, identity: Identity) -> dict:

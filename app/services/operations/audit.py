@@ -38,6 +38,7 @@ from ...store import audit as stored
 from ...store import tickets as store_tickets
 from ...store import users as store_users
 from ...store.audit import AuditFilters
+from ..conversations.effects import Change
 from ..conversations.events import ADMINS_ROOM
 from ..core import client, cursors, useragent, validate
 from ..core.context import Ctx
@@ -727,3 +728,54 @@ async def csv_chunks(docs: AsyncIterator[dict], *, rows_per_chunk: int = 500) ->
             rows = []
     if rows:
         yield _csv_text(rows)
+
+
+# --- the listener: the audit events of ticket changes (conversations' effects) ---------------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    ticket, kind, actor = change.after, change.kind, change.actor
+    entity = ("ticket", ticket["_id"])
+    before = change.before or {}
+    if kind == "created":
+        await record(ctx, actor=guest_actor(ticket["guest_id"], ticket.get("guest_name", "")),
+                     action="ticket.create", entity=entity,
+                     after={k: ticket.get(k) for k in ("subject", "status", "priority", "guest_name",
+                                                       "guest_email")})
+    elif kind == "note":
+        message = change.message
+        await record(ctx, actor=actor, action="note.create", entity=("ticket", message["ticket_id"]),
+                     after={"message_id": message["_id"], "body": message["body"]})
+    elif kind == "message" and change.message.get("attachment") and actor.is_agent:
+        sent = change.message["attachment"]
+        await record(ctx, actor=actor, action="attachment.create", entity=entity,
+                     after={"attachment_id": sent["id"], "name": sent["name"], "type": sent["type"],
+                            "size": sent["size"]})
+    elif kind == "update":
+        diff = change.diff()
+        if not diff:
+            return
+        if diff.get("status") == "closed" and set(diff) == {"status"}:
+            await record(ctx, actor=actor, action="ticket.close", entity=entity,
+                         before={"status": before.get("status")}, after={"status": "closed"})
+        else:
+            await record(ctx, actor=actor, action="ticket.update", entity=entity,
+                         before={k: before.get(k) for k in diff}, after=dict(diff))
+    elif kind == "auto_assign":
+        await record(ctx, actor=SYSTEM, action="ticket.auto_assign", entity=entity,
+                     before={"assignee_id": None}, after={"assignee_id": ticket["assignee_id"]})
+    elif kind == "escalate":
+        await record(ctx, actor=SYSTEM, action="ticket.escalate", entity=entity,
+                     before={"priority": before.get("priority"),
+                             "escalation_level": before.get("escalation_level") or 0},
+                     after={"priority": ticket["priority"], "escalation_level": ticket["escalation_level"]})
+    elif kind == "auto_resolve":
+        await record(ctx, actor=SYSTEM, action="ticket.auto_resolve", entity=entity,
+                     before={"status": "pending"}, after={"status": "resolved"})
+    elif kind == "csat":
+        await record(ctx, actor=guest_actor(ticket["guest_id"], ticket.get("guest_name", "")),
+                     action="ticket.csat", entity=entity,
+                     before={"csat": before.get("csat")}, after={"csat": ticket["csat"]})
+    elif kind == "erase":
+        await record(ctx, actor=actor, action="ticket.erase", entity=entity, before={"erased": False},
+                     after={"erased": True, "messages": change.details.get("messages", 0)})

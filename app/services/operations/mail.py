@@ -19,6 +19,8 @@ import aiosmtplib
 
 from ... import security
 from ...config import parse_smtp_url
+from ..conversations import presence
+from ..conversations.effects import Change
 from ..core.context import Ctx
 from . import jobs
 
@@ -161,3 +163,19 @@ def send_later(ctx: Ctx, *, to: str, subject: str, body: str) -> asyncio.Task:
     ctx.background.add(task)
     task.add_done_callback(ctx.background.discard)
     return task
+
+
+# --- the listener: e-mail to the guest about ticket changes (conversations' effects) ---------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    """An agent's reply to a guest who is not in the room; the closing e-mail. Nothing is
+    queued (no write at all) when the guest is there to see it, or left no address."""
+    ticket = change.after
+    if not ticket.get("guest_email"):
+        return
+    if change.kind == "message" and change.actor.is_agent:
+        if not await presence.guest_in_ticket_room(ctx, ticket=ticket):
+            await enqueue_reply(ctx, ticket=ticket, message=change.message)
+    elif change.kind == "update" and change.diff().get("status") == "closed":
+        await enqueue_closing(ctx, ticket=ticket)

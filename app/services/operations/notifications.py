@@ -18,6 +18,9 @@ from ... import clock
 from ...errors import Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import notifications as stored
+from ...store import users as stored_users
+from ..conversations import presence
+from ..conversations.effects import Change, duration, guarded
 from ..core import cursors, validate
 from ..core.context import Ctx
 from . import jobs
@@ -136,3 +139,65 @@ async def mark_all_read(ctx: Ctx, *, identity: Identity) -> tuple[int, int]:
 
 async def count_for(ctx: Ctx, *, identity: Identity) -> int:
     return await unread_count(ctx, user_id=_require_agent(identity))
+
+
+# --- the listener: who is told about a ticket change (conversations' effects) ---------------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    ticket, actor, kind = change.after, change.actor, change.kind
+    subject = ticket.get("subject", "")
+    version_key = f"{ticket['_id']}:{ticket.get('version')}"
+    if kind == "message" and not actor.is_agent:
+        # The guest wrote while their assignee is not in the room.
+        message = change.message
+        if ticket.get("assignee_id") and not await presence.user_in_ticket_room(
+                ctx, user_id=str(ticket["assignee_id"]), ticket_id=ticket["_id"]):
+            await _tell(ctx, user_ids=[ticket["assignee_id"]], kind="guest_message", ticket=ticket,
+                        text=f"{message['sender_name']}: {message['body'][:200]}",
+                        key=f"message:{message['_id']}")
+    elif kind == "update":
+        diff, before = change.diff(), change.before or {}
+        if "assignee_id" in diff:
+            new_id, old_id = diff["assignee_id"], before.get("assignee_id")
+            if new_id is not None and str(new_id) != actor.id:
+                await _tell(ctx, user_ids=[new_id], kind="assigned", ticket=ticket,
+                            text=f"{actor.name} assigned “{subject}” to you", key=f"assign:{version_key}")
+            if old_id and str(old_id) != actor.id:
+                await _tell(ctx, user_ids=[old_id], kind="unassigned", ticket=ticket,
+                            text=f"{actor.name} took “{subject}” off your queue",
+                            key=f"assign:{version_key}:old")
+        if "status" in diff:
+            text = (f"{actor.name} closed “{subject}”" if diff["status"] == "closed"
+                    else f"{actor.name} marked “{subject}” {diff['status']}")
+            await _tell_assignee(ctx, change, kind="status", text=text, key=f"status:{version_key}")
+    elif kind == "auto_assign":
+        await _tell(ctx, user_ids=[ticket["assignee_id"]], kind="assigned", ticket=ticket,
+                    key=f"assign:{version_key}",
+                    text=f"“{subject}” from {ticket.get('guest_name', 'a guest')} was assigned to you")
+    elif kind == "escalate":
+        # The assignee, or every admin when nobody is assigned, is told once per level.
+        level, priority = ticket["escalation_level"], ticket["priority"]
+        assignee = ticket.get("assignee_id")
+        recipients = [assignee] if assignee else await stored_users.active_admin_ids(ctx.db)
+        waited = duration(change.details.get("waited", 0))
+        await _tell(ctx, user_ids=recipients, kind="escalated", ticket=ticket,
+                    key=f"escalate:{ticket['_id']}:{level}",
+                    text=f"“{subject}” from {ticket.get('guest_name', 'a guest')} has "
+                         f"waited {waited} for an answer (priority {priority})")
+    elif kind == "auto_resolve":
+        await _tell_assignee(ctx, change, kind="status", key=f"resolve:{version_key}",
+                             text=f"“{subject}” was resolved: the guest did not reply")
+
+
+async def _tell_assignee(ctx: Ctx, change: Change, *, kind: str, text: str, key: str) -> None:
+    """Tell the ticket's assignee about a change someone else made."""
+    assignee_id = change.after.get("assignee_id")
+    if not assignee_id or (change.actor is not None and str(assignee_id) == change.actor.id):
+        return
+    await _tell(ctx, user_ids=[assignee_id], kind=kind, ticket=change.after, text=text, key=key)
+
+
+async def _tell(ctx: Ctx, *, user_ids: list, kind: str, ticket: dict, text: str, key: str) -> None:
+    await guarded(enqueue(ctx, user_ids=user_ids, kind=kind, ticket_id=ticket["_id"], text=text, key=key),
+                  f"notification {key}")

@@ -31,8 +31,8 @@ from ... import clock
 from ...errors import Forbidden, Invalid
 from ...security import Identity
 from ...store import reports as stored
+from ...store import users as stored_users
 from ..core.context import Ctx
-from ..people import users
 
 PRESETS = {"7d": 7, "30d": 30}
 RANGE_MAX_DAYS = 366
@@ -193,14 +193,14 @@ async def _agent_rows(ctx: Ctx, assignees: list[dict], responders: list[dict], *
     assigned = {row["agent_id"]: row for row in assignees}
     responded = {row["agent_id"]: row for row in responders}
     if only is not None:
-        account = await users.get_user(ctx.db, user_id=str(only))
+        account = await stored_users.by_id(ctx.db, user_id=only)
         accounts = [account] if account else []
     else:
-        accounts = await users.list_active_agents(ctx.db)
+        accounts = await stored_users.active_with_roles(ctx.db, roles=tuple(stored_users.ROLES_ASSIGNED))
         listed = {a["_id"] for a in accounts}
         for agent_id in sorted(set(assigned) | set(responded), key=str):
             if agent_id not in listed and isinstance(agent_id, ObjectId):
-                former = await users.get_user(ctx.db, user_id=str(agent_id))
+                former = await stored_users.by_id(ctx.db, user_id=agent_id)
                 if former is not None:
                     accounts.append(former)
     rows = []

@@ -44,6 +44,7 @@ from ...security import Identity
 from ...store import webhook_deliveries as stored_deliveries
 from ...store import webhooks as stored
 from ..conversations import payloads
+from ..conversations.effects import TRACKED, Change
 from ..core import cursors, validate
 from ..core.context import Ctx
 from . import audit, egress, jobs
@@ -416,3 +417,64 @@ async def _post(ctx: Ctx, url: str, body: str, headers: dict) -> Outcome:
         return Outcome(error=(f"{type(exc).__name__}: {exc}")[:ERROR_MAX])
     except OSError as exc:
         return Outcome(error=(f"{type(exc).__name__}: {exc}")[:ERROR_MAX])
+
+
+# --- the listener: the webhook events of ticket changes (conversations' effects) -------------
+
+
+async def on_change(ctx: Ctx, change: Change) -> None:
+    """The webhook events of a change (one delivery queued per hook that wants each; nothing
+    is written when none does). Each event has a key, so that a change announced twice is
+    delivered once."""
+    ticket, message, kind = change.after, change.message, change.kind
+    version_key = f"{ticket['_id']}:v{ticket.get('version')}"
+    actor: Any = change.actor
+    events: list[tuple[str, str, dict]] = []
+    if kind == "created":
+        actor = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", ""))
+        events.append(("ticket.created", str(ticket["_id"]), {"message": message}))
+        events.append(("message.created", f"message:{message['_id']}", {"message": message}))
+    elif kind in ("message", "note", "line"):
+        events.append(("message.created", f"message:{message['_id']}", {"message": message}))
+        changes = _changes(change)
+        if kind == "message" and changes:  # the guest wrote back: the ticket reopened
+            events.append(("ticket.updated", version_key, {"changes": changes}))
+    elif kind in ("update", "escalate", "auto_resolve", "erase"):
+        changes = _changes(change)
+        if changes:
+            events.append(("ticket.updated", version_key, {"changes": changes}))
+            if changes.get("status", {}).get("after") == "closed":
+                events.append(("ticket.closed", version_key, {"changes": changes}))
+    elif kind == "csat":
+        events.append(("csat.submitted", version_key, {"csat": _csat_payload(change)}))
+    for event, key, extra in events:
+        await announce(ctx, event=event, key=key, ticket=ticket, actor=actor, **extra)
+
+
+def _changes(change: Change) -> dict:
+    """What a change did to the ticket, as {field: {before, after}} (ids as strings)."""
+    before, after = change.before or {}, change.after
+    changes = {}
+    for name in (*TRACKED, "escalation_level"):
+        if change.before is not None and before.get(name) != after.get(name):
+            changes[name] = {"before": _plain(before.get(name)), "after": _plain(after.get(name))}
+    if bool(before.get("erased_at")) != bool(after.get("erased_at")):
+        changes["erased"] = {"before": False, "after": True}
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _csat_payload(change: Change) -> dict:
+    """csat.submitted's `csat`: {rating, comment, submitted_at}, from the change's details
+    (or the ticket's `csat` field)."""
+    raw = change.details.get("csat") or change.after.get("csat") or {}
+    submitted = raw.get("submitted_at") or raw.get("at")
+    return {"rating": raw.get("rating"), "comment": raw.get("comment"),
+            "submitted_at": payloads.iso(submitted) if not isinstance(submitted, str) else submitted}
