@@ -24,11 +24,9 @@ from .keys import (
     sio_key,
     startup_notes_key,
 )
-from .services.conversations.events import Events
-from .services.core import ratelimit
-from .services.core.context import Ctx
-from .services.operations import audit
-from .services.operations.metrics import Metrics
+from .services.conversations import Events
+from .services.core import Ctx, ratelimit
+from .services.operations import Metrics, audit
 from .services.people import users
 from .sockets import server as socket_server
 from .sockets import sessions as socket_sessions

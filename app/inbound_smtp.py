@@ -20,8 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .errors import DomainError, RateLimited, TicketClosed
 from .keys import ctx_key, settings_key
-from .services.core import client
-from .services.core.context import Ctx
+from .services.core import Ctx, client
 from .services.guests import inbound
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from aiohttp import web
 
 from .config import Settings
 from .db import Database
-from .services.core.context import Ctx
-from .services.operations.metrics import Metrics
+from .services.core import Ctx
+from .services.operations import Metrics
 
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", Database)

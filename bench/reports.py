@@ -27,8 +27,8 @@ from app import clock  # noqa: E402
 from app import db as db_module  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.security import Identity  # noqa: E402
-from app.services.conversations.events import NoEvents  # noqa: E402
-from app.services.core.context import Ctx  # noqa: E402
+from app.services.conversations import NoEvents  # noqa: E402
+from app.services.core import Ctx  # noqa: E402
 from app.services.operations import reports  # noqa: E402
 from app.services.people import users  # noqa: E402
 from app.store import tickets as stored_tickets  # noqa: E402

@@ -24,7 +24,7 @@ from app import create_app
 from app.config import Settings
 from app.keys import ctx_key
 from app.security import GUEST_COOKIE, SESSION_COOKIE
-from app.services.core.context import Ctx
+from app.services.core import Ctx
 from app.services.people import users
 
 SECRET = "test-secret-key-0123456789abcdef"

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..jobs.handlers import HANDLERS
 from ..keys import ctx_key, metrics_key, settings_key, sio_key
-from ..services.operations.metrics import CONTENT_TYPE
+from ..services.operations import metrics as counted
 from ..sockets.cluster import ClusterManager
 
 routes = web.RouteTableDef()
@@ -90,5 +90,5 @@ async def metrics(request: web.Request) -> web.Response:
     _allowed(request)
     body = await request.app[metrics_key].scrape(request.app[ctx_key], kinds=HANDLERS,
                                                  redis_ping=redis_ping(request.app))
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
+    return web.Response(body=body, headers={"Content-Type": counted.CONTENT_TYPE,
                                             "Cache-Control": "no-store"})

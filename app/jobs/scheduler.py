@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from ..services.conversations import assignment, escalation
-from ..services.core.context import Ctx
+from ..services.core import Ctx
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,15 @@ import asyncio
 import logging
 import signal
 
+import socketio
+from aiohttp import web
+
 from .. import db as db_module
 from ..config import Settings
-from ..services.conversations.events import Events, NoEvents
-from ..services.core.context import Ctx
-from ..services.operations.metrics import Metrics
+from ..http.metrics import worker_app
+from ..services.conversations import Events, NoEvents
+from ..services.core import Ctx
+from ..services.operations import Metrics
 from ..sockets.rooms import SocketRooms
 from . import runtime
 
@@ -23,8 +27,6 @@ log = logging.getLogger("worker")
 
 def events_for(settings: Settings) -> Events:
     if settings.redis_url:
-        import socketio
-
         return Events(socketio.AsyncRedisManager(settings.redis_url, write_only=True))
     log.warning("REDIS_URL is not set: this worker cannot push live events to sockets; "
                 "notifications are stored and shown on the next page load.")
@@ -69,10 +71,6 @@ async def _serve_metrics(ctx: Ctx, settings: Settings):
     worker did (escalations); the runner to clean up, or None."""
     if settings.metrics_port is None:
         return None
-    from aiohttp import web
-
-    from ..http.metrics import worker_app
-
     runner = web.AppRunner(worker_app(ctx, settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.metrics_port).start()

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..services.core.context import Ctx
+from ..services.core import Ctx
 from ..services.operations import jobs
 
 log = logging.getLogger(__name__)

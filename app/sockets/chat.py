@@ -4,10 +4,16 @@ calls one service and shapes the answer; the rules live in app/services."""
 from __future__ import annotations
 
 from ..security import Identity
-from ..services.conversations import messages, payloads, presence, tickets
-from ..services.conversations.events import guest_ticket_room, staff_room, ticket_room
-from ..services.core import validate
-from ..services.core.context import Ctx
+from ..services.conversations import (
+    guest_ticket_room,
+    messages,
+    payloads,
+    presence,
+    staff_room,
+    ticket_room,
+    tickets,
+)
+from ..services.core import Ctx, validate
 
 
 async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:

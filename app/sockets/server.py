@@ -21,10 +21,15 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services.conversations import assignment, presence
-from ..services.conversations.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
-from ..services.core import client, validate
-from ..services.core.context import Ctx
+from ..services.conversations import (
+    ADMINS_ROOM,
+    AGENTS_ROOM,
+    assignment,
+    guest_room,
+    presence,
+    user_room,
+)
+from ..services.core import Ctx, client, validate
 from ..services.people import users
 from . import sessions
 from .engine import SocketServer

@@ -26,7 +26,7 @@ import socketio
 import socketio.packet
 
 from ..security import Identity
-from ..services.core.context import Ctx
+from ..services.core import Ctx
 from ..services.people import sessions
 from . import transport
 

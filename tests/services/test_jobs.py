@@ -12,8 +12,8 @@ import pytest
 from app import db as db_module
 from app.config import Settings
 from app.jobs.worker import Worker
-from app.services.conversations.events import NoEvents
-from app.services.core.context import Ctx
+from app.services.conversations import NoEvents
+from app.services.core import Ctx
 from app.services.operations import jobs
 from tests.fakeclock import FakeClock
 

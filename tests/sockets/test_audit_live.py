@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.services.conversations.events import ADMINS_ROOM, Events
+from app.services.conversations import ADMINS_ROOM, Events
 from app.services.operations import audit
 from tests.conftest import cookie_header, login, make_account
 

@@ -24,9 +24,8 @@ from ...errors import Forbidden, Invalid
 from ...security import Identity
 from ...store import tickets as stored_tickets
 from ...store import users as stored_users
-from ..core import validate
-from ..core.context import Ctx
-from . import presence
+from ..core import Ctx, validate
+from . import presence, tickets  # tickets imports this module too: used at call time only
 from .effects import Change
 
 log = logging.getLogger(__name__)
@@ -49,8 +48,6 @@ async def offer(ctx: Ctx, *, ticket: dict) -> dict | None:
 
 async def _assign(ctx: Ctx, ticket: dict) -> tuple[dict | None, bool]:
     """The ticket as assigned (or None), and whether anyone had room."""
-    from . import tickets
-
     if not enabled(ctx) or ticket.get("assignee_id") is not None or ticket.get("status") != "open":
         return None, True
     candidates = await _online_and_available(ctx)

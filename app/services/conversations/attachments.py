@@ -18,8 +18,7 @@ from ... import clock
 from ...errors import Invalid, NotFound, TicketClosed, TooLarge
 from ...security import Identity
 from ...store import attachments as stored
-from ..core import validate
-from ..core.context import Ctx
+from ..core import Ctx, validate
 from . import messages, tickets
 
 # Shown inline (as thumbnails, and opened in the browser); everything else is a download.

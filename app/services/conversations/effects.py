@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...security import Identity
-from ..core.context import Ctx
+from ..core import Ctx
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from ... import clock
 from ...store import tickets as stored
-from ..core.context import Ctx
+from ..core import Ctx
 from . import tickets
 from .tickets import PRIORITIES, Plan
 

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.context import Ctx
+from ..core import Ctx
 from . import payloads
 from .effects import Change, guarded
 

@@ -16,7 +16,7 @@ from ... import clock
 from ...store import messages as stored_messages
 from ...store import tickets as stored_tickets
 from ...store import users as stored_users
-from ..core.context import Ctx
+from ..core import Ctx
 from .effects import Change, apply, duration
 
 log = logging.getLogger(__name__)

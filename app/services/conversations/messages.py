@@ -19,9 +19,8 @@ from ...errors import Conflict, Forbidden, Invalid, TicketClosed
 from ...security import Identity
 from ...store import messages as stored
 from ...store import tickets as stored_tickets
-from ..core import cursors, ratelimit, validate
-from ..core.context import Ctx
-from . import effects
+from ..core import Ctx, cursors, ratelimit, validate
+from . import effects, tickets  # tickets imports this module too: used at call time only
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,6 @@ async def send(
     nobody, whatever the ticket's status or the sender's rate limit now say: a client that
     resends after a reconnect learns that its message went through. `attachment`: a file
     already stored (services/attachments.py), which this message carries."""
-    from . import tickets  # tickets imports this module
-
     body = validate.text(body, "body", max_len=BODY_MAX)
     client_msg_id = validate.client_msg_id(client_msg_id)
     ticket_id = tickets.ticket_oid(ticket_id)
@@ -138,8 +135,6 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
     is read, the rules are applied to it (not found, not yours, closed, a guest's reply
     reopening it, an agent's first reply announced to the guest), and the number is taken
     on the condition that its status is still as read."""
-    from . import tickets
-
     preview = tickets.preview(body)
     waiting_until = tickets.escalation_due(ctx, at) if identity.is_guest else None
     if kind == "note":
@@ -202,8 +197,6 @@ async def history(
     than the cursor. `after`: the messages numbered after it (catch-up), with has_more.
     Cursors are message numbers in what the caller may read (a guest's skip notes and
     internal lines)."""
-    from . import tickets
-
     size = validate.limit(limit, default=PAGE_DEFAULT)
     if before not in (None, "") and after not in (None, ""):
         raise Invalid("Give before or after, not both.", field="before")

@@ -9,6 +9,8 @@ from typing import Any
 
 from ...store.users import DEFAULT_CAPACITY
 from ..core import cursors, useragent
+from .guest_context import FIELDS as CONTEXT_FIELDS
+from .guest_context import describe_browser
 
 # The last time formatted, by identity: a message's time is formatted for its agents, its
 # guests and its sender's answer, three times in a row (datetimes are immutable).
@@ -102,10 +104,8 @@ def ticket(doc: dict) -> dict:
 
 def guest_context(context: dict | None) -> dict:
     """Where and how the guest started, for agents: as sent, plus the browser in words."""
-    from .guest_context import FIELDS, describe_browser
-
     context = context or {}
-    shown = {name: context.get(name) for name in FIELDS}
+    shown = {name: context.get(name) for name in CONTEXT_FIELDS}
     shown["browser"] = describe_browser(context.get("user_agent"))
     return shown
 

@@ -7,7 +7,7 @@ A process without sockets (`ctx.sockets` None) sees nobody."""
 
 from __future__ import annotations
 
-from ..core.context import Ctx
+from ..core import Ctx
 from .events import guest_room, ticket_room, user_room
 
 

@@ -20,8 +20,7 @@ from ...security import Identity
 from ...store import messages as stored_messages
 from ...store import tickets as stored
 from ...store import users as stored_users
-from ..core import client, cursors, ratelimit, validate
-from ..core.context import Ctx
+from ..core import Ctx, client, cursors, ratelimit, validate
 from . import assignment, effects, guest_context, messages
 
 log = logging.getLogger(__name__)

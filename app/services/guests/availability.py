@@ -14,7 +14,7 @@ from ... import clock
 from ...errors import Invalid
 from ...store import settings as stored_settings
 from ...store import tickets as stored_tickets
-from ..core.context import Ctx
+from ..core import Ctx
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_HOURS = {

@@ -21,7 +21,7 @@ from ...errors import Invalid
 from ...security import Identity
 from ...store import tickets as stored_tickets
 from ..conversations import messages
-from ..core.context import Ctx
+from ..core import Ctx
 
 _LOCAL = re.compile(r"^reply\+([0-9a-fA-F]{24}\.[0-9a-fA-F]+)$")
 _WROTE = re.compile(r"^(on\b.*\bwrote\b|am\b.*\bschrieb\b|le\b.*\ba écrit\b).*:\s*$", re.IGNORECASE)

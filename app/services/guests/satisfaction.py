@@ -13,8 +13,7 @@ from ...errors import Conflict, Invalid, NotFound
 from ...security import Identity
 from ...store import tickets as stored
 from ..conversations import tickets
-from ..core import validate
-from ..core.context import Ctx
+from ..core import Ctx, validate
 
 RATING_DAYS = 7
 COMMENT_MAX = 1000

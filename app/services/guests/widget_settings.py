@@ -12,9 +12,7 @@ from ...errors import Forbidden, Invalid
 from ...security import Identity
 from ...store import settings as stored
 from ..conversations import tickets
-from ..conversations.tickets import Welcome
-from ..core import validate
-from ..core.context import Ctx
+from ..core import Ctx, validate
 from ..operations import audit
 from . import availability
 
@@ -59,7 +57,7 @@ async def start_chat(ctx: Ctx, *, guest_id: str, name: object, email: object, bo
     answer saying when it is back."""
     widget = await for_widget(ctx, with_reply_time=False)
     presence = widget.presence
-    welcome = Welcome(email_required=widget.email_required, online=presence.online,
+    welcome = tickets.Welcome(email_required=widget.email_required, online=presence.online,
                       away_line=None if presence.online
                       else availability.away_line(presence.back_at, presence.timezone))
     return await tickets.start_by_guest(ctx, guest_id=guest_id, name=name, email=email, body=body,

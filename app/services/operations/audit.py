@@ -38,10 +38,8 @@ from ...store import audit as stored
 from ...store import tickets as store_tickets
 from ...store import users as store_users
 from ...store.audit import AuditFilters
-from ..conversations.effects import Change
-from ..conversations.events import ADMINS_ROOM
-from ..core import client, cursors, useragent, validate
-from ..core.context import Ctx
+from ..conversations import ADMINS_ROOM, Change, payloads, tickets
+from ..core import Ctx, client, cursors, useragent, validate
 
 log = logging.getLogger(__name__)
 
@@ -523,8 +521,6 @@ async def for_ticket(ctx: Ctx, *, identity: Identity, ticket_id: object, before:
                      limit: object = None) -> AuditPage:
     """The audit events of one ticket, newest first: what an agent reads about the ticket
     they are in. The only audit an agent (not an admin) can read."""
-    from ..conversations import tickets
-
     if not identity.is_agent:
         raise Forbidden()
     ticket = await tickets.get_accessible(ctx, identity=identity, ticket_id=ticket_id)
@@ -565,10 +561,8 @@ def _flatten(doc: dict | None, prefix: str = "") -> dict:
 
 
 def _json_value(value: Any) -> Any:
-    from ..conversations.payloads import iso
-
     if isinstance(value, datetime):
-        return iso(value)
+        return payloads.iso(value)
     if isinstance(value, dict):
         return {k: _json_value(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -589,11 +583,9 @@ def changes(before: dict | None, after: dict | None) -> list[dict]:
 
 
 def payload(doc: dict) -> dict:
-    from ..conversations.payloads import iso
-
     return {
         "id": str(doc["_id"]),
-        "at": iso(doc["at"]),
+        "at": payloads.iso(doc["at"]),
         "actor": _json_value(doc.get("actor")),
         "action": doc["action"],
         "entity": _json_value(doc.get("entity")),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from ..core.context import Ctx
+from ..core import Ctx
 
 
 async def _check(probe: Callable[[], Awaitable[bool]], failing: str, timeout: float | None) -> str:

@@ -25,8 +25,7 @@ from ... import clock
 from ...errors import Conflict, Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import jobs as stored
-from ..core import cursors, validate
-from ..core.context import Ctx
+from ..core import Ctx, cursors, validate
 from . import audit
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,8 @@ import aiosmtplib
 
 from ... import security
 from ...config import parse_smtp_url
-from ..conversations import presence
-from ..conversations.effects import Change
-from ..core.context import Ctx
+from ..conversations import Change, presence
+from ..core import Ctx
 from . import jobs
 
 log = logging.getLogger(__name__)

@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from ... import clock
+from . import health, jobs
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +156,9 @@ class Metrics:
                      redis_ping: Callable[[], Awaitable[bool]] | None) -> bytes:
         """Read the database's gauges (the queue's jobs of these kinds, readiness), then render
         every metric in Prometheus's text format."""
-        from . import health
-        from .jobs import queue_stats
-
         scraped = Scraped()
         try:
-            stats = await asyncio.wait_for(queue_stats(ctx, kinds=tuple(kinds)), READINESS_TIMEOUT)
+            stats = await asyncio.wait_for(jobs.queue_stats(ctx, kinds=tuple(kinds)), READINESS_TIMEOUT)
         except Exception as exc:  # the database is away: its readiness says so below
             log.warning("metrics: could not read the job queue (%s)", type(exc).__name__)
             stats = None

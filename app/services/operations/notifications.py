@@ -19,10 +19,8 @@ from ...errors import Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import notifications as stored
 from ...store import users as stored_users
-from ..conversations import presence
-from ..conversations.effects import Change, duration, guarded
-from ..core import cursors, validate
-from ..core.context import Ctx
+from ..conversations import Change, effects, presence
+from ..core import Ctx, cursors, validate
 from . import jobs
 
 KINDS = ("assigned", "unassigned", "status", "escalated", "guest_message")
@@ -180,7 +178,7 @@ async def on_change(ctx: Ctx, change: Change) -> None:
         level, priority = ticket["escalation_level"], ticket["priority"]
         assignee = ticket.get("assignee_id")
         recipients = [assignee] if assignee else await stored_users.active_admin_ids(ctx.db)
-        waited = duration(change.details.get("waited", 0))
+        waited = effects.duration(change.details.get("waited", 0))
         await _tell(ctx, user_ids=recipients, kind="escalated", ticket=ticket,
                     key=f"escalate:{ticket['_id']}:{level}",
                     text=f"“{subject}” from {ticket.get('guest_name', 'a guest')} has "
@@ -199,5 +197,5 @@ async def _tell_assignee(ctx: Ctx, change: Change, *, kind: str, text: str, key:
 
 
 async def _tell(ctx: Ctx, *, user_ids: list, kind: str, ticket: dict, text: str, key: str) -> None:
-    await guarded(enqueue(ctx, user_ids=user_ids, kind=kind, ticket_id=ticket["_id"], text=text, key=key),
+    await effects.guarded(enqueue(ctx, user_ids=user_ids, kind=kind, ticket_id=ticket["_id"], text=text, key=key),
                   f"notification {key}")

@@ -35,8 +35,7 @@ from ...store import notifications as stored_notifications
 from ...store import tickets as stored_tickets
 from ...store import webhook_deliveries as stored_deliveries
 from ..conversations import payloads, tickets
-from ..core import validate
-from ..core.context import Ctx
+from ..core import Ctx, validate
 from . import audit
 
 ERASED_TEXT = "[erased]"

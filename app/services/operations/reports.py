@@ -32,7 +32,7 @@ from ...errors import Forbidden, Invalid
 from ...security import Identity
 from ...store import reports as stored
 from ...store import users as stored_users
-from ..core.context import Ctx
+from ..core import Ctx
 
 PRESETS = {"7d": 7, "30d": 30}
 RANGE_MAX_DAYS = 366

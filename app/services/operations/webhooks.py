@@ -43,10 +43,8 @@ from ...errors import Conflict, Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import webhook_deliveries as stored_deliveries
 from ...store import webhooks as stored
-from ..conversations import payloads
-from ..conversations.effects import TRACKED, Change
-from ..core import cursors, validate
-from ..core.context import Ctx
+from ..conversations import Change, effects, payloads
+from ..core import Ctx, cursors, validate
 from . import audit, egress, jobs
 
 log = logging.getLogger(__name__)
@@ -455,7 +453,7 @@ def _changes(change: Change) -> dict:
     """What a change did to the ticket, as {field: {before, after}} (ids as strings)."""
     before, after = change.before or {}, change.after
     changes = {}
-    for name in (*TRACKED, "escalation_level"):
+    for name in (*effects.TRACKED, "escalation_level"):
         if change.before is not None and before.get(name) != after.get(name):
             changes[name] = {"before": _plain(before.get(name)), "after": _plain(after.get(name))}
     if bool(before.get("erased_at")) != bool(after.get("erased_at")):

@@ -17,8 +17,7 @@ from ...errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound, Unauthor
 from ...security import Identity
 from ...store import users as store_users
 from ..conversations import assignment, presence
-from ..core import client, cursors, ratelimit, validate
-from ..core.context import Ctx
+from ..core import Ctx, client, cursors, ratelimit, validate
 from ..operations import audit, mail
 from . import sessions, twofactor, users
 

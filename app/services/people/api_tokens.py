@@ -20,8 +20,7 @@ from ... import clock
 from ...errors import Conflict, Forbidden, NotFound, Unauthorized
 from ...security import Identity
 from ...store import api_tokens as stored
-from ..core import ratelimit, validate
-from ..core.context import Ctx
+from ..core import Ctx, ratelimit, validate
 from ..operations import audit
 
 SCOPES = ("read", "read-write")

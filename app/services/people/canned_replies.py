@@ -16,8 +16,7 @@ from ... import clock
 from ...errors import Conflict, Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import canned_replies as stored
-from ..core import validate
-from ..core.context import Ctx
+from ..core import Ctx, validate
 from ..operations import audit
 
 SCOPES = ("team", "personal")

@@ -22,8 +22,7 @@ from ...db import Database
 from ...security import Identity
 from ...store import sessions as store_sessions
 from ...store import users as store_users
-from ..core import client
-from ..core.context import Ctx
+from ..core import Ctx, client
 
 ACTIVE, CODE, ENROL = "active", "code", "enrol"
 PENDING_VALID = timedelta(minutes=10)

@@ -26,8 +26,7 @@ from ...config import Settings
 from ...errors import MESSAGES, Conflict, Forbidden, Invalid, NotFound
 from ...security import Identity
 from ...store import users as store_users
-from ..core import ratelimit, validate
-from ..core.context import Ctx
+from ..core import Ctx, ratelimit, validate
 from ..operations import audit
 from . import sessions
 
