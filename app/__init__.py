@@ -134,7 +134,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _trust_tasks(app: web.Application):
-    """Retries audit events whose write failed (services/audit.py) until shutdown; then
+    """Retries audit events whose write failed (services/operations/audit.py) until shutdown; then
     waits for e-mails being sent and closes the rate limiter's storage."""
     ctx = app[ctx_key]
     task = asyncio.create_task(audit.retry_backlog_forever(ctx))

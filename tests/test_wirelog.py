@@ -40,7 +40,7 @@ def test_a_library_traceback_about_client_input_becomes_one_warning_line_naming_
 
 def test_a_failure_of_our_own_code_keeps_its_error_and_traceback():
     noise = wirelog.ClientNoise()
-    error = raised(lambda: validate.loads("{"))  # through app/services/validate.py
+    error = raised(lambda: validate.loads("{"))  # through app/services/core/validate.py
     entry = record(wirelog.ENGINEIO_LOGGER, "connect async handler error", error)
     assert noise.filter(entry)
     assert entry.levelno == logging.ERROR and entry.exc_info is not None

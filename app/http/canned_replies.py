@@ -1,4 +1,4 @@
-"""Canned replies: the manager page and its API (services/canned_replies.py)."""
+"""Canned replies: the manager page and its API (services/people/canned_replies.py)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
 
 
 async def note_add(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
-    """An internal note: agents only, and only agent sockets hear of it (services/events.py)."""
+    """An internal note: agents only, and only agent sockets hear of it (services/conversations/events.py)."""
     sent = await messages.send(
         ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
         client_msg_id=data.get("client_msg_id"), kind="note", skip_sid=sid,

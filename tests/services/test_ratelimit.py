@@ -1,4 +1,4 @@
-"""The in-process rate-limit counters (services/ratelimit.py MemoryWindows) answer as the
+"""The in-process rate-limit counters (services/core/ratelimit.py MemoryWindows) answer as the
 `limits` library's sliding-window counters over its own memory storage, hit by hit, and
 forget what has expired."""
 

@@ -75,7 +75,7 @@ async def send(
     same client_msg_id from the same sender again returns the stored message and tells
     nobody, whatever the ticket's status or the sender's rate limit now say: a client that
     resends after a reconnect learns that its message went through. `attachment`: a file
-    already stored (services/attachments.py), which this message carries."""
+    already stored (services/conversations/attachments.py), which this message carries."""
     body = validate.text(body, "body", max_len=BODY_MAX)
     client_msg_id = validate.client_msg_id(client_msg_id)
     ticket_id = tickets.ticket_oid(ticket_id)
@@ -160,7 +160,7 @@ async def _number(ctx: Ctx, *, ticket_id, identity: Identity, kind: str, body: s
         else:
             reopen = identity.is_guest and ticket["status"] in ("pending", "resolved")
             # An agent's first reply in this conversation: the guest is told who joined,
-            # in a line numbered just before the reply (services/effects.py writes it).
+            # in a line numbered just before the reply (lines.py writes it).
             first_reply = identity.is_agent and identity.id not in ticket.get("joined", [])
             after = await stored_tickets.record_message(
                 ctx.db, ticket_id=ticket["_id"], status=ticket["status"], at=at, preview=preview,

@@ -462,7 +462,7 @@ async def join(
 ) -> Joined:
     """Enter a ticket's room and read its newest page, in that order, so that no message
     falls into the gap between the two. Opening a conversation says nothing to the guest:
-    an agent is announced when they first reply or are assigned (services/effects.py)."""
+    an agent is announced when they first reply or are assigned (lines.py)."""
     limit = validate.limit(limit, default=messages.PAGE_DEFAULT)
     ticket = await get_accessible(ctx, identity=identity, ticket_id=ticket_id)
     await subscribe(ticket)

@@ -42,7 +42,7 @@ RULES = {
     "password_change": "rate_login_per_email",
     # Two-factor codes (sign-in, enrolment, turning it off), per account: same rule as logins.
     "code": "rate_login_per_email",
-    # Requests per API token (services/api_tokens.py), whatever they ask for.
+    # Requests per API token (services/people/api_tokens.py), whatever they ask for.
     "api_token": "rate_api_token",
 }
 

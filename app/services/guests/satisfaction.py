@@ -2,7 +2,8 @@
 optional comment, in the widget or through the closing e-mail's link. One rating per ticket,
 which the guest may change for RATING_DAYS after the close; stored as ticket["csat"] =
 {rating, comment, at} through tickets.change(), so that it is one atomic change with its
-effects (services/effects.py, kind "csat": audit, an internal line, ticket:updated)."""
+effects (conversations/effects.py, kind "csat": audit, an internal line, ticket:updated,
+the csat.submitted webhook)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What admins set for the chat widget (/admin/settings): its title, greeting and colour,
-whether an e-mail address is always required, and the opening hours (services/availability.py).
+whether an e-mail address is always required, and the opening hours (services/guests/availability.py).
 Every save is audited with the values before and after."""
 
 from __future__ import annotations

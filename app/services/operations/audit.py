@@ -209,7 +209,7 @@ async def record(
     meta: dict | None = None,
 ) -> None:
     """Write one audit event. Never raises: a failed write goes to the retried backlog.
-    The IP and user agent are the current request's or socket's (services/client.py)."""
+    The IP and user agent are the current request's or socket's (services/core/client.py)."""
     try:
         info = client.current()
         event = {

@@ -46,7 +46,7 @@ def rating_link(ctx: Ctx, ticket: dict) -> str:
 
 def reply_address(ctx: Ctx, ticket: dict) -> str | None:
     """reply+<signed ticket token>@REPLY_DOMAIN: mail to it becomes the guest's message in
-    this conversation (services/inbound.py). None without REPLY_DOMAIN."""
+    this conversation (services/guests/inbound.py). None without REPLY_DOMAIN."""
     if not ctx.settings.reply_domain:
         return None
     return f"reply+{security.reply_token(str(ticket['_id']), ctx.settings)}@{ctx.settings.reply_domain}"

@@ -59,7 +59,7 @@ class Guest:
 
     @property
     def pseudonyms(self) -> list[str]:
-        """The ids the audit trail knows this guest by (services/audit.py guest_actor)."""
+        """The ids the audit trail knows this guest by (services/operations/audit.py guest_actor)."""
         return [audit.guest_actor(g, "")["id"] for g in self.guest_ids]
 
 

@@ -1,8 +1,8 @@
 """Webhooks: admins register URLs that hear about tickets, as signed JSON POSTs.
 
-Which events a ticket change makes is decided in services/effects.py (the one place for a
-change's effects), which calls `announce` once per event. `announce` writes one job per
-(hook, event) to the durable queue (services/jobs.py), deduplicated by the hook and the
+Which events a ticket change makes is decided by `on_change`, this module's listener of
+conversations' effects, which calls `announce` once per event. `announce` writes one job per
+(hook, event) to the durable queue (services/operations/jobs.py), deduplicated by the hook and the
 event's key, so that a change announced twice is sent once; nothing at all is written
 when no active hook wants the event. The `webhook` job (`deliver`) signs the body and
 POSTs it, and logs every attempt (webhook_deliveries); a failed attempt is retried by the
@@ -17,7 +17,7 @@ the admin once, at creation or rotation.
 What leaves: the ticket as agents see it, the message, who did it. Internal notes and
 internal system lines (triage: priority, assignment, tags, escalation) are sent only to
 hooks registered with include_notes. Every delivery goes to an address checked then and
-there (services/egress.py): never this machine or a private network, unless
+there (services/operations/egress.py): never this machine or a private network, unless
 WEBHOOK_ALLOW_PRIVATE=1. A receiver has `webhook_timeout` seconds (10) to answer."""
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ async def redeliver(ctx: Ctx, *, identity: Identity, webhook_id: object, attempt
     return job
 
 
-# --- announcing events (called from services/effects.py) ------------------------------------
+# --- announcing events (called from on_change, below) ---------------------------------------
 
 
 async def _active(ctx: Ctx) -> list[dict]:

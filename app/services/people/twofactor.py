@@ -4,7 +4,7 @@ app, and ten single-use backup codes.
 Setting it up shows a QR code (made here with segno: nothing leaves the server) and the
 secret as text; one code from the app turns it on, and the backup codes are shown once and
 stored as hashes. After the password, a person with it on is half signed in
-(services/sessions.py) until a code is given. Codes are rate limited per account (failures
+(services/people/sessions.py) until a code is given. Codes are rate limited per account (failures
 only) and none is accepted twice: the newest time step used is stored, and each backup code
 is removed as it is used, both in one conditional write. Turning it off takes the password
 and a code; an admin can reset it for someone who lost their device. REQUIRE_2FA makes it

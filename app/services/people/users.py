@@ -57,7 +57,7 @@ def new_account(*, email: object, name: object, role: object, password_hash: str
         "active": True,
         "created_at": clock.utcnow(),
         "last_seen_at": None,
-        "open_count": 0,  # open tickets assigned to them (services/effects.py keeps it)
+        "open_count": 0,  # open tickets assigned to them (kept by conversations/assignment.py)
     }
 
 
