@@ -1,7 +1,8 @@
 """core: what every service package needs, and nothing of the support domain.
 
-- `Ctx` (context.py): what every service function gets, with the Protocols through which
-  the app hands in the live events, the counters for /metrics and the sockets layer;
+- `Ctx` (context.py): what every service function gets, and (protocols.py) the Protocols
+  through which the app hands in the live events, the counters for /metrics and the
+  sockets layer;
 - validate: checks on untrusted input, shared by HTTP routes and socket events;
 - client: where the current request or socket comes from (IP, user agent);
 - ratelimit: the sliding-window limits;
@@ -17,7 +18,8 @@ core first: core <- conversations <- operations <- guests, people; and no import
 inside a function (tests/services/test_layout.py holds both)."""
 
 from . import client, cursors, ratelimit, useragent, validate
-from .context import Counters, Ctx, LiveEvents, Sockets
+from .context import Ctx
+from .protocols import Counters, LiveEvents, Sockets
 
 __all__ = ["Counters", "Ctx", "LiveEvents", "Sockets", "client", "cursors", "ratelimit", "useragent",
            "validate"]
