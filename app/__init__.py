@@ -24,12 +24,13 @@ from .keys import (
     sio_key,
     startup_notes_key,
 )
-from .services import audit, ratelimit, users
-from .services.context import Ctx
-from .services.events import Events
-from .services.metrics import Metrics
+from .services.conversations import Events
+from .services.core import Ctx, ratelimit
+from .services.operations import Metrics, audit
+from .services.people import users
 from .sockets import server as socket_server
 from .sockets import sessions as socket_sessions
+from .sockets.rooms import SocketRooms
 
 log = logging.getLogger("app")
 
@@ -133,7 +134,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _trust_tasks(app: web.Application):
-    """Retries audit events whose write failed (services/audit.py) until shutdown; then
+    """Retries audit events whose write failed (services/operations/audit.py) until shutdown; then
     waits for e-mails being sent and closes the rate limiter's storage."""
     ctx = app[ctx_key]
     task = asyncio.create_task(audit.retry_backlog_forever(ctx))
@@ -175,7 +176,7 @@ def _database(shared: Database | None):
         await asyncio.to_thread(security.dummy_hash, settings.bcrypt_rounds)
         app[db_key] = database
         ctx = Ctx(db=database, settings=settings, events=Events(app[sio_key]),
-                  metrics=app[metrics_key])
+                  sockets=SocketRooms(app[sio_key]), metrics=app[metrics_key])
         app[ctx_key] = ctx
         socket_server.register(app[sio_key], ctx)
         app[startup_notes_key].extend(await users.seed(database, settings))

@@ -4,7 +4,7 @@ cleanup_ctx), so a reply becomes a message and reaches the conversation's room l
 other. Run it in one process only (or one per host): the others leave INBOUND_SMTP_PORT
 unset.
 
-The rules live in services/inbound.py; here each SMTP step is translated:
+The rules live in services/guests/inbound.py; here each SMTP step is translated:
 - RCPT TO: only reply+<signed token>@REPLY_DOMAIN, with a signature that holds (550 else);
 - DATA: larger than MAX_UPLOAD_MB is refused (552, aiosmtpd's own check, also announced as
   SIZE in EHLO so that a client can stop before sending); then each recipient's
@@ -20,8 +20,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .errors import DomainError, RateLimited, TicketClosed
 from .keys import ctx_key, settings_key
-from .services import client, inbound
-from .services.context import Ctx
+from .services.core import Ctx, client
+from .services.guests import inbound
 
 log = logging.getLogger(__name__)
 

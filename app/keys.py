@@ -7,20 +7,20 @@ from aiohttp import web
 
 from .config import Settings
 from .db import Database
-from .services.context import Ctx
-from .services.metrics import Metrics
+from .services.core import Ctx
+from .services.operations import Metrics
 
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", Database)
 ctx_key = web.AppKey("ctx", Ctx)
 sio_key = web.AppKey("sio", socketio.AsyncServer)
 startup_notes_key = web.AppKey("startup_notes", list)
-# This process's counters and their CollectorRegistry, one per app (services/metrics.py).
+# This process's counters and their CollectorRegistry, one per app (services/operations/metrics.py).
 metrics_key = web.AppKey("metrics", Metrics)
 # The in-server worker and scheduler (app/jobs/runtime.py), absent with JOBS_IN_PROCESS=0.
 jobs_runtime_key = web.AppKey("jobs_runtime", object)
 
-# Per-request: the sign-in session behind the cookie, at any stage (services/sessions.py).
+# Per-request: the sign-in session behind the cookie, at any stage (services/people/sessions.py).
 session_key = web.RequestKey("session", object)
 # Per-request: the API token's identity (None: the request sends none), app/http/identity.py.
 token_identity_key = web.RequestKey("token_identity", object)

@@ -29,7 +29,7 @@ JWT_ALGORITHM = "HS256"
 class Identity:
     """Who is on the other end of a request or a socket; always built server-side."""
 
-    role: str  # "guest" | "agent" | "admin" | "api" (an API token, services/api_tokens.py)
+    role: str  # "guest" | "agent" | "admin" | "api" (an API token, services/people/api_tokens.py)
     id: str  # user id, the guest id, or the API token's id
     name: str
     token_version: int = 0
@@ -138,7 +138,7 @@ def new_session_id() -> str:
 
 def issue_token(*, user_id: str, role: str, token_version: int, session_id: str,
                 expires_at: datetime, settings: Settings) -> str:
-    """The session cookie's JWT. Its jti names the session record (services/sessions.py),
+    """The session cookie's JWT. Its jti names the session record (services/people/sessions.py),
     which decides whether it is still good: the signature alone is not enough."""
     claims = {
         "sub": user_id,

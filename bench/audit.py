@@ -33,7 +33,8 @@ from bson import ObjectId  # noqa: E402
 from app import clock, create_app  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.keys import ctx_key  # noqa: E402
-from app.services import audit, users  # noqa: E402
+from app.services.operations import audit  # noqa: E402
+from app.services.people import users  # noqa: E402
 from app.store import engine  # noqa: E402
 from app.store import tickets as store_tickets  # noqa: E402
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import db as db_module  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.jobs.worker import Worker  # noqa: E402
-from app.services import jobs  # noqa: E402
-from app.services.context import Ctx  # noqa: E402
-from app.services.events import NoEvents  # noqa: E402
+from app.services.conversations import NoEvents  # noqa: E402
+from app.services.core import Ctx  # noqa: E402
+from app.services.operations import jobs  # noqa: E402
 
 RUN_LIMIT = 12.0
 

@@ -27,9 +27,10 @@ from app import clock  # noqa: E402
 from app import db as db_module  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.security import Identity  # noqa: E402
-from app.services import reports, users  # noqa: E402
-from app.services.context import Ctx  # noqa: E402
-from app.services.events import NoEvents  # noqa: E402
+from app.services.conversations import NoEvents  # noqa: E402
+from app.services.core import Ctx  # noqa: E402
+from app.services.operations import reports  # noqa: E402
+from app.services.people import users  # noqa: E402
 from app.store import tickets as stored_tickets  # noqa: E402
 
 AGENTS = 10

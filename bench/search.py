@@ -23,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import db as db_module  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.security import Identity  # noqa: E402
-from app.services import tickets  # noqa: E402
-from app.services.context import Ctx  # noqa: E402
-from app.services.events import NoEvents  # noqa: E402
+from app.services.conversations import (
+    NoEvents,  # noqa: E402
+    tickets,  # noqa: E402
+)
+from app.services.core import Ctx  # noqa: E402
 
 RUNS = 5
 FIRST = ["Maria", "Ann", "Bob", "Chen", "Dana", "Eve", "Femi", "Gus", "Hana", "Ivo"]

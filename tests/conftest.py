@@ -24,8 +24,8 @@ from app import create_app
 from app.config import Settings
 from app.keys import ctx_key
 from app.security import GUEST_COOKIE, SESSION_COOKIE
-from app.services import users
-from app.services.context import Ctx
+from app.services.core import Ctx
+from app.services.people import users
 
 SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery"

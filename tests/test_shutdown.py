@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from bson import ObjectId
 
 from app import clock, create_app
-from app.services import audit, jobs
+from app.services.operations import audit, jobs
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import sys
 from aiohttp.http_exceptions import BadHttpMessage
 
 from app import wirelog
-from app.services import validate
+from app.services.core import validate
 from app.sockets import transport
 
 
@@ -40,7 +40,7 @@ def test_a_library_traceback_about_client_input_becomes_one_warning_line_naming_
 
 def test_a_failure_of_our_own_code_keeps_its_error_and_traceback():
     noise = wirelog.ClientNoise()
-    error = raised(lambda: validate.loads("{"))  # through app/services/validate.py
+    error = raised(lambda: validate.loads("{"))  # through app/services/core/validate.py
     entry = record(wirelog.ENGINEIO_LOGGER, "connect async handler error", error)
     assert noise.filter(entry)
     assert entry.levelno == logging.ERROR and entry.exc_info is not None

@@ -9,7 +9,8 @@ from aiohttp import web
 from ..errors import MESSAGES, Forbidden, Unauthorized
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE
-from ..services import accounts, payloads, sessions, twofactor
+from ..services.conversations import payloads
+from ..services.people import accounts, sessions, twofactor
 from . import identity
 from .auth import signed_in_answer, with_session_cookie
 from .middleware import read_json

@@ -7,14 +7,9 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import (
-    accounts,
-    audit,
-    jobs,
-    payloads,
-    twofactor,
-    users,
-)
+from ..services.conversations import payloads
+from ..services.operations import audit, jobs
+from ..services.people import accounts, twofactor, users
 from . import identity
 from .middleware import read_json
 

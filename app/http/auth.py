@@ -7,7 +7,8 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import SESSION_COOKIE, cookie_options
-from ..services import accounts, payloads, sessions
+from ..services.conversations import payloads
+from ..services.people import accounts, sessions
 from . import identity
 from .middleware import read_json
 

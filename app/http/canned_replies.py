@@ -1,4 +1,4 @@
-"""Canned replies: the manager page and its API (services/canned_replies.py)."""
+"""Canned replies: the manager page and its API (services/people/canned_replies.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import canned_replies, payloads
+from ..services.conversations import payloads
+from ..services.people import canned_replies
 from . import identity
 from .middleware import read_json
 

@@ -19,7 +19,9 @@ from ..security import (
     verify_badge_token,
     verify_resume_token,
 )
-from ..services import attachments, payloads, satisfaction, tickets, validate, widget_settings
+from ..services.conversations import attachments, payloads, tickets
+from ..services.core import validate
+from ..services.guests import satisfaction, widget_settings
 from . import identity
 from .middleware import MalformedBody, read_json
 

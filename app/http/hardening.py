@@ -11,7 +11,7 @@ from aiohttp import web
 from ..errors import MESSAGES
 from ..keys import settings_key
 from ..security import GUEST_COOKIE, SESSION_COOKIE
-from ..services import client
+from ..services.core import client
 from .identity import bearer_token
 from .middleware import json_error
 

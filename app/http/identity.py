@@ -14,7 +14,8 @@ from ..security import (
     Identity,
     verify_guest_cookie,
 )
-from ..services import api_tokens, payloads, sessions
+from ..services.conversations import payloads
+from ..services.people import api_tokens, sessions
 
 API_PREFIX = "/api/"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -7,7 +7,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import api_tokens, payloads, privacy, webhooks
+from ..services.conversations import payloads
+from ..services.operations import privacy, webhooks
+from ..services.people import api_tokens
 from . import identity
 from .middleware import read_json
 

@@ -8,8 +8,9 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
+from ..jobs.handlers import HANDLERS
 from ..keys import ctx_key, metrics_key, settings_key, sio_key
-from ..services.metrics import CONTENT_TYPE
+from ..services.operations import metrics as counted
 from ..sockets.cluster import ClusterManager
 
 routes = web.RouteTableDef()
@@ -87,7 +88,7 @@ def worker_app(ctx, settings) -> web.Application:
 @routes.get("/metrics", name="metrics")
 async def metrics(request: web.Request) -> web.Response:
     _allowed(request)
-    body = await request.app[metrics_key].scrape(request.app[ctx_key],
+    body = await request.app[metrics_key].scrape(request.app[ctx_key], kinds=HANDLERS,
                                                  redis_ping=redis_ping(request.app))
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
+    return web.Response(body=body, headers={"Content-Type": counted.CONTENT_TYPE,
                                             "Cache-Control": "no-store"})

@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from ..errors import HTTP_STATUS, MESSAGES, DomainError, Invalid, NotFound
-from ..services import validate
+from ..services.core import validate
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key
-from ..services import notifications, payloads
+from ..services.conversations import payloads
+from ..services.operations import notifications
 from . import identity
 
 routes = web.RouteTableDef()

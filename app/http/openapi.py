@@ -4,7 +4,7 @@ renders it (/api/docs, on the server: no script).
 Every /api/ route is in it (tests/api/test_openapi.py enumerates the router and fails on a
 route missing here), with its request and response schemas and the errors it answers.
 Schemas are JSON Schema 2020-12, as OpenAPI 3.1 has them; they describe what the payload
-functions in services/payloads.py build. HEAD, which aiohttp answers for every GET with the
+functions in services/conversations/payloads.py build. HEAD, which aiohttp answers for every GET with the
 same headers and no body, is not listed."""
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..services import api_tokens, audit, messages, notifications, tickets, users, webhooks
+from ..services.conversations import messages, tickets
+from ..services.operations import audit, notifications, webhooks
+from ..services.people import api_tokens, users
 
 routes = web.RouteTableDef()
 

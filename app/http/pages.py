@@ -7,7 +7,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..keys import ctx_key, session_key
-from ..services import health, payloads, sessions
+from ..services.conversations import payloads
+from ..services.operations import health
+from ..services.people import sessions
 from . import identity
 from .metrics import redis_ping
 
@@ -26,7 +28,7 @@ async def home(request: web.Request) -> web.Response:
 @routes.get("/widget", name="widget")
 @aiohttp_jinja2.template("widget.html")
 async def widget(request: web.Request) -> dict:
-    from ..services import widget_settings
+    from ..services.guests import widget_settings
     from .guest import widget_context
 
     return widget_context(await widget_settings.for_widget(request.app[ctx_key]))

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..errors import Invalid
 from ..keys import ctx_key
-from ..services import reports
+from ..services.operations import reports
 from . import charts, identity
 
 routes = web.RouteTableDef()

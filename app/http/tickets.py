@@ -4,7 +4,10 @@ from aiohttp import web
 
 from ..keys import ctx_key
 from ..security import guest_set_cookie, new_guest_id, sign_guest_id
-from ..services import assignment, audit, messages, payloads, tickets, users
+from ..services.conversations import assignment, messages, payloads, tickets
+from ..services.guests import widget_settings
+from ..services.operations import audit
+from ..services.people import users
 from . import identity
 from .middleware import read_json
 
@@ -17,7 +20,7 @@ async def start_chat(request: web.Request) -> web.Response:
     body = await read_json(request)
     guest = identity.guest(request)
     guest_id = guest.id if guest else new_guest_id()
-    ticket, message = await tickets.start_by_guest(
+    ticket, message = await widget_settings.start_chat(
         ctx, guest_id=guest_id, name=body.get("name"), email=body.get("email"),
         body=body.get("message"), context=body.get("context"),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..services import mail, notifications, webhooks
+from ..services.operations import mail, notifications, webhooks
 from .worker import Handler
 
 HANDLERS: dict[str, Handler] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from ..services.context import Ctx
+from ..services.core import Ctx
 from .handlers import HANDLERS
 from .scheduler import Scheduler
 from .worker import Worker

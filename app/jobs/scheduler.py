@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..services import assignment, escalation
-from ..services.context import Ctx
+from ..services.conversations import assignment, escalation
+from ..services.core import Ctx
 
 log = logging.getLogger(__name__)
 

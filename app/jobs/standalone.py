@@ -10,11 +10,16 @@ import asyncio
 import logging
 import signal
 
+import socketio
+from aiohttp import web
+
 from .. import db as db_module
 from ..config import Settings
-from ..services.context import Ctx
-from ..services.events import Events, NoEvents
-from ..services.metrics import Metrics
+from ..http.metrics import worker_app
+from ..services.conversations import Events, NoEvents
+from ..services.core import Ctx
+from ..services.operations import Metrics
+from ..sockets.rooms import SocketRooms
 from . import runtime
 
 log = logging.getLogger("worker")
@@ -22,8 +27,6 @@ log = logging.getLogger("worker")
 
 def events_for(settings: Settings) -> Events:
     if settings.redis_url:
-        import socketio
-
         return Events(socketio.AsyncRedisManager(settings.redis_url, write_only=True))
     log.warning("REDIS_URL is not set: this worker cannot push live events to sockets; "
                 "notifications are stored and shown on the next page load.")
@@ -46,7 +49,9 @@ async def main(settings: Settings, *, stop: asyncio.Event | None = None) -> None
     database = db_module.connect(settings)
     try:
         await db_module.prepare(database, settings)
-        ctx = Ctx(db=database, settings=settings, events=events_for(settings),
+        events = events_for(settings)
+        ctx = Ctx(db=database, settings=settings, events=events,
+                  sockets=SocketRooms(events.sio) if events.sio is not None else None,
                   metrics=Metrics(settings.process_name))
         metrics_site = await _serve_metrics(ctx, settings)
         running = runtime.start(ctx)
@@ -66,10 +71,6 @@ async def _serve_metrics(ctx: Ctx, settings: Settings):
     worker did (escalations); the runner to clean up, or None."""
     if settings.metrics_port is None:
         return None
-    from aiohttp import web
-
-    from ..http.metrics import worker_app
-
     runner = web.AppRunner(worker_app(ctx, settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.metrics_port).start()

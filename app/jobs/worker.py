@@ -1,7 +1,7 @@
 """The worker loop: claim a job, run its handler, record the outcome; sleep when idle.
 
 Handlers are looked up by the job's kind and called as `await handler(ctx, payload)`. A
-handler that raises has its job retried later (app/services/jobs.py decides when). On stop,
+handler that raises has its job retried later (app/services/operations/jobs.py decides when). On stop,
 the job in hand gets `stop_timeout` seconds to finish; after that it is cancelled and given
 back to the queue, so that another worker runs it.
 """
@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..services import jobs
-from ..services.context import Ctx
+from ..services.core import Ctx
+from ..services.operations import jobs
 
 log = logging.getLogger(__name__)
 

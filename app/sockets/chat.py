@@ -4,9 +4,16 @@ calls one service and shapes the answer; the rules live in app/services."""
 from __future__ import annotations
 
 from ..security import Identity
-from ..services import messages, payloads, presence, tickets, validate
-from ..services.context import Ctx
-from ..services.events import guest_ticket_room, staff_room, ticket_room
+from ..services.conversations import (
+    guest_ticket_room,
+    messages,
+    payloads,
+    presence,
+    staff_room,
+    ticket_room,
+    tickets,
+)
+from ..services.core import Ctx, validate
 
 
 async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
@@ -62,7 +69,7 @@ async def message_send(ctx: Ctx, sid: str, identity: Identity, data: dict) -> di
 
 
 async def note_add(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
-    """An internal note: agents only, and only agent sockets hear of it (services/events.py)."""
+    """An internal note: agents only, and only agent sockets hear of it (services/conversations/events.py)."""
     sent = await messages.send(
         ctx, identity=identity, ticket_id=data.get("ticket_id"), body=data.get("body"),
         client_msg_id=data.get("client_msg_id"), kind="note", skip_sid=sid,

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 import socketio
 from redis import asyncio as aioredis
 
-from ..services.events import presence_room
-from ..services.sessions import is_session_room
+from ..services.conversations import presence_room
+from ..services.people import is_session_room
 from .sessions import disconnect_members
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,16 @@ from ..security import (
     parse_cookie_header,
     verify_guest_cookie,
 )
-from ..services import assignment, client, presence, users, validate
-from ..services.context import Ctx
-from ..services.events import ADMINS_ROOM, AGENTS_ROOM, guest_room, user_room
+from ..services.conversations import (
+    ADMINS_ROOM,
+    AGENTS_ROOM,
+    assignment,
+    guest_room,
+    presence,
+    user_room,
+)
+from ..services.core import Ctx, client, validate
+from ..services.people import users
 from . import sessions
 from .engine import SocketServer
 from .transport import WirePacket, use_wire_transport

@@ -1,6 +1,6 @@
 """A socket lives no longer than the sign-in session it was opened with.
 
-The handshake checks the session once (services/sessions.py); after that no event reads the
+The handshake checks the session once (services/people/sessions.py); after that no event reads the
 database to ask again. Instead, each agent socket
 
 - is in its session's room, `session:<jti>`. Ending a session closes that room, and closing
@@ -26,8 +26,8 @@ import socketio
 import socketio.packet
 
 from ..security import Identity
-from ..services import sessions
-from ..services.context import Ctx
+from ..services.core import Ctx
+from ..services.people import sessions
 from . import transport
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from engineio.async_drivers import aiohttp as engineio_aiohttp
 from engineio.async_socket import AsyncSocket
 
 from .. import wirelog
-from ..services import validate
+from ..services.core import validate
 
 log = wirelog.library_logger(wirelog.TRANSPORT_LOGGER)
 

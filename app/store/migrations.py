@@ -38,7 +38,7 @@ async def upgrade(db: Database, *, escalate_after: float, auto_resolve_after: fl
 
 async def count_open_tickets(db: Database) -> int:
     """Give accounts from before auto-assignment their open_count (the open and pending
-    tickets assigned to them), which services/effects.py keeps from then on; how many."""
+    tickets assigned to them), which services/conversations/assignment.py keeps from then on; how many."""
     from . import tickets, users
 
     counted = 0

@@ -6,7 +6,7 @@ accepted), token_version, active, created_at, last_seen_at; password_reset and i
 last_step}) and totp_pending ({secret, created_at}) for two-factor sign-in, backup_codes
 (hashes). Auto-assignment (issue 11): availability ("online" | "away", missing: online),
 capacity (the most open tickets assigned automatically; missing: DEFAULT_CAPACITY),
-open_count (the open and pending tickets assigned to them, kept by services/effects.py),
+open_count (the open and pending tickets assigned to them, kept by services/conversations/assignment.py),
 last_assigned_at. Callers pass ObjectIds and validated values; see app/store/__init__.py."""
 
 from __future__ import annotations

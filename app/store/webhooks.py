@@ -1,8 +1,8 @@
 """The `webhooks` collection: URLs that admins registered to hear about tickets.
 
-Fields: url, events (names from services/webhooks.py EVENTS), include_notes (internal
+Fields: url, events (names from services/operations/webhooks.py EVENTS), include_notes (internal
 notes and internal system lines are sent only when true), active, description,
-secret_seed (the signing secret is derived from it and SECRET_KEY, services/webhooks.py),
+secret_seed (the signing secret is derived from it and SECRET_KEY, services/operations/webhooks.py),
 created_at, created_by {id, name}, updated_at."""
 
 from __future__ import annotations

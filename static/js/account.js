@@ -12,7 +12,7 @@ function showSessionsError(text) {
   sessionsError.hidden = !text;
 }
 
-// "Firefox on Linux": the server names the browser (app/services/useragent.py), the same
+// "Firefox on Linux": the server names the browser (app/services/core/useragent.py), the same
 // words as the audit trail.
 function describe(session) {
   return session.client || "Unknown browser";

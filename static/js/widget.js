@@ -452,7 +452,7 @@ function contextOfPage() {
     /* no time zone known */
   }
   if (context.page_url && !/^https?:\/\//i.test(context.page_url)) delete context.page_url;
-  // What the server keeps of each (services/guest_context.py): longer values are left out.
+  // What the server keeps of each (services/conversations/guest_context.py): longer values are left out.
   const limits = { page_url: 2000, page_title: 200, user_agent: 400, timezone: 64, locale: 35 };
   return Object.fromEntries(
     Object.entries(context).filter(([key, value]) => value && value.length <= limits[key]),

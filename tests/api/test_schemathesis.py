@@ -23,7 +23,7 @@ from schemathesis import GenerationMode, checks
 from app import create_app
 from app.http import openapi
 from app.keys import ctx_key
-from app.services import api_tokens
+from app.services.people import api_tokens
 from tests.conftest import free_port
 
 EXAMPLES = 25  # per operation and mode: about half a minute in all
@@ -67,7 +67,7 @@ def api_server():
         await web.TCPSite(runner, "127.0.0.1", port).start()
         ctx = app[ctx_key]
         from app.security import Identity
-        from app.services import tickets
+        from app.services.conversations import tickets
 
         admin = Identity(role="admin", id="0" * 24, name="Schemathesis")
         _, state["token"] = await api_tokens.create(ctx, identity=admin, name="schemathesis",

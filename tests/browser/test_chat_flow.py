@@ -16,7 +16,7 @@ from playwright.async_api import Page, expect
 from pymongo.errors import NetworkTimeout
 
 from app.keys import sio_key
-from app.services import payloads
+from app.services.conversations import payloads
 from app.store import tickets as stored_tickets
 from tests.browser.conftest import sign_in_to
 from tests.conftest import cookie_header

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from app import clock
 from app.security import Identity
-from app.services import messages, tickets
+from app.services.conversations import messages, tickets
 from app.store import tickets as stored_tickets
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, sign_in_to
 from tests.conftest import make_account

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Page, expect
 
-from app.services import mail
+from app.services.operations import mail
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot
 from tests.conftest import free_port
 from tests.http.test_attachments import png

@@ -128,7 +128,7 @@ async def test_the_csv_export_streams_every_matching_event_past_ten_thousand(htt
     import csv
     import io
 
-    from app.services import audit
+    from app.services.operations import audit
 
     for n in range(12_000):
         await audit.record(live_server.ctx, actor=audit.SYSTEM, action="ticket.escalate",

@@ -75,7 +75,7 @@ async def test_production_cookies_are_secure(aiohttp_server, port):
     app = create_app(settings)
     server = await aiohttp_server(app, port=port)
     from app.keys import ctx_key
-    from app.services import users
+    from app.services.people import users
 
     await users.create_user(app[ctx_key].db, email="p@example.com", name="P", password="password-123",
                             role="agent", settings=settings)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 
 from app.security import GUEST_COOKIE, resume_token
-from app.services import mail
+from app.services.operations import mail
 from tests.conftest import login
 from tests.fakeclock import FakeClock
 

@@ -122,7 +122,7 @@ async def test_production_cookies_are_all_secure(aiohttp_server, port):
     from app import create_app
     from app.config import Settings
     from app.keys import ctx_key
-    from app.services import users
+    from app.services.people import users
     from tests.conftest import SECRET
 
     settings = Settings(port=port, secret_key=SECRET, app_env="production", seed_demo=False, bcrypt_rounds=4)

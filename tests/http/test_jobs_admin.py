@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.services import jobs
+from app.services.operations import jobs
 from tests.conftest import free_port, login
 from tests.jobs.test_email import Inbox
 

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import create_app
 from app.config import ConfigError, Settings
 from app.jobs.worker import Worker
-from app.services import escalation, jobs
+from app.services.conversations import escalation
+from app.services.operations import jobs
 from tests.conftest import cookie_header, free_port, login
 from tests.fakeclock import FakeClock
 

@@ -147,7 +147,7 @@ async def test_unassigned_tickets_notify_nobody_on_guest_messages(guest, guest_s
 
 
 async def test_a_retried_notify_job_writes_no_second_notification(guest, agent_session, admin, live_server):
-    from app.services import notifications
+    from app.services.operations import notifications
 
     await patch(agent_session, guest.ticket_id, {"assignee_id": admin["id"]})
     job = await live_server.ctx.db.jobs.find_one({"kind": "notify"})

@@ -29,7 +29,7 @@ async def admin_session(http, admin):
 @pytest.mark.parametrize("password", PASSWORDS, ids=["umlauts-80-bytes", "100-mixed", "128-emoji"])
 async def test_a_person_created_with_a_long_non_ascii_password_signs_in_with_it(
         live_server, http, password):
-    from app.services import users
+    from app.services.people import users
 
     ctx = live_server.ctx
     await users.create_user(ctx.db, email="u@example.com", name="U", password=password, role="agent",
@@ -78,7 +78,7 @@ async def test_a_password_outside_8_to_128_characters_is_refused_with_a_clear_er
 
 
 async def test_the_same_password_typed_composed_or_decomposed_signs_in(live_server, http):
-    from app.services import users
+    from app.services.people import users
 
     ctx = live_server.ctx
     composed, decomposed = "Grüße aus Köln", "Gru\u0308ße aus Ko\u0308ln"

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from app.services import ratelimit
+from app.services.core import ratelimit
 from tests.conftest import PASSWORD
 
 
@@ -193,7 +193,7 @@ async def redis_url(tmp_path):
 
 async def test_processes_sharing_redis_share_the_counters(settings, redis_url):
     from app.errors import RateLimited
-    from app.services.context import Ctx
+    from app.services.core import Ctx
 
     shared = dataclasses.replace(settings, redis_url=redis_url)
     one, two = (Ctx(db=None, settings=shared, events=None) for _ in range(2))

@@ -10,7 +10,7 @@ import socketio
 
 from app import clock
 from app.security import SESSION_COOKIE
-from app.services import sessions as session_service
+from app.services.people import sessions as session_service
 from app.store import sessions as store_sessions
 from tests.conftest import cookie_header, login
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from app.services import egress, webhooks
+from app.services.operations import egress, webhooks
 from tests.conftest import login
 from tests.receiver import HANG, Receiver, verify
 

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.services import mail
+from app.services.operations import mail
 from tests.conftest import free_port
 
 
@@ -148,6 +148,6 @@ async def _wait_for_status(live_server, job_id, status, where, timeout=5.0):
 async def test_without_smtp_the_email_is_written_to_the_log(live_server, caplog):
     ctx = live_server.ctx
     ctx_without = replace(ctx, settings=replace(ctx.settings, smtp_url=None))
-    with caplog.at_level(logging.INFO, logger="app.services.mail"):
+    with caplog.at_level(logging.INFO, logger="app.services.operations.mail"):
         await mail.send(ctx_without, {"to": "g@example.com", "subject": "Re: hi", "body": "the reply"})
     assert "SMTP_URL is not set" in caplog.text and "g@example.com" in caplog.text and "the reply" in caplog.text

@@ -6,7 +6,7 @@ import asyncio
 
 from bson import ObjectId
 
-from app.services import escalation
+from app.services.conversations import escalation
 from tests.conftest import cookie_header, login
 from tests.fakeclock import FakeClock
 

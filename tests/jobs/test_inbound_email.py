@@ -10,7 +10,8 @@ from email.message import EmailMessage
 import aiosmtplib
 import pytest
 
-from app.services import inbound, mail
+from app.services.guests import inbound
+from app.services.operations import mail
 from tests.conftest import free_port
 from tests.jobs.test_email import reply, smtp_inbox  # noqa: F401  (fixture)
 

@@ -14,7 +14,7 @@ from bson import ObjectId
 
 from app import create_app, db
 from app.keys import sio_key
-from app.services import users
+from app.services.people import users
 from tests.conftest import PASSWORD, LiveServer, free_port
 from tests.scale.conftest import Node, node_settings
 

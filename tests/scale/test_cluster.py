@@ -13,7 +13,7 @@ import socketio
 
 from app import create_app
 from app.keys import sio_key
-from app.services import presence
+from app.services.conversations import presence
 from tests.conftest import cookie_header, free_port, login, make_account
 from tests.scale.conftest import node_settings
 

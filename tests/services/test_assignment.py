@@ -233,9 +233,8 @@ async def test_a_process_without_sockets_assigns_nothing_and_says_nothing(live_s
     tickets to the servers, without an error."""
     import socketio
 
-    from app.services import assignment
-    from app.services.context import Ctx
-    from app.services.events import Events
+    from app.services.conversations import Events, assignment
+    from app.services.core import Ctx
 
     await team(1, capacity=5)
     live_server.ctx.settings = dataclasses.replace(live_server.ctx.settings, assignment="manual")

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from app.services import audit
+from app.services.operations import audit
 from tests.conftest import PASSWORD, cookie_header, login
 
 UA = "AuditTest/1.0"
@@ -201,7 +201,7 @@ def test_snapshots_drop_secrets():
 
 async def test_an_event_with_values_the_database_cannot_store_is_stored_with_them_replaced_and_says_so(
         live_server):
-    from app.services import client
+    from app.services.core import client
 
     token = client.bind(client.ClientInfo(ip="192.0.2.9", user_agent="Agent \udcff"))
     try:

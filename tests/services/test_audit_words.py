@@ -3,7 +3,9 @@ a system ("Firefox on Windows")."""
 
 import pytest
 
-from app.services import accounts, audit, useragent
+from app.services.core import useragent
+from app.services.operations import audit
+from app.services.people import accounts
 
 
 def test_every_action_written_has_a_label_in_words_and_one_group():
@@ -55,7 +57,7 @@ def test_every_action_the_code_records_has_words_on_the_audit_page():
     import re
     from pathlib import Path
 
-    from app.services import audit
+    from app.services.operations import audit
 
     root = Path(__file__).resolve().parents[2] / "app"
     recorded = set()

@@ -7,7 +7,7 @@ import asyncio
 
 from bson import ObjectId
 
-from app.services.events import AGENTS_ROOM, Events
+from app.services.conversations import AGENTS_ROOM, Events
 
 
 class RecordingServer:

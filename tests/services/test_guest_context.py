@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services.guest_context import describe_browser
+from app.services.conversations.guest_context import describe_browser
 
 
 @pytest.mark.parametrize("user_agent,described", [

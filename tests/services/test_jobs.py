@@ -12,9 +12,9 @@ import pytest
 from app import db as db_module
 from app.config import Settings
 from app.jobs.worker import Worker
-from app.services import jobs
-from app.services.context import Ctx
-from app.services.events import NoEvents
+from app.services.conversations import NoEvents
+from app.services.core import Ctx
+from app.services.operations import jobs
 from tests.fakeclock import FakeClock
 
 

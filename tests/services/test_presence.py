@@ -1,4 +1,4 @@
-from app.services import presence
+from app.services.conversations import presence
 
 
 async def test_presence_sees_guest_and_agent_sockets_in_a_ticket_room(

@@ -1,4 +1,4 @@
-"""The in-process rate-limit counters (services/ratelimit.py MemoryWindows) answer as the
+"""The in-process rate-limit counters (services/core/ratelimit.py MemoryWindows) answer as the
 `limits` library's sliding-window counters over its own memory storage, hit by hit, and
 forget what has expired."""
 
@@ -14,7 +14,7 @@ from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from app.services import ratelimit
+from app.services.core import ratelimit
 
 RULES = [parse("3/minute"), parse("2/10 seconds"), parse("5/hour")]
 STEPS = st.lists(st.tuples(

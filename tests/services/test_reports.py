@@ -12,7 +12,8 @@ from bson import ObjectId
 
 from app.errors import Invalid
 from app.security import Identity
-from app.services import messages, reports, tickets
+from app.services.conversations import messages, tickets
+from app.services.operations import reports
 from app.store import tickets as stored_tickets
 from tests.conftest import make_account
 from tests.fakeclock import FakeClock

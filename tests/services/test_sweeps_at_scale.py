@@ -10,9 +10,8 @@ from bson import ObjectId
 from app import db as db_module
 from app.config import Settings
 from app.security import Identity
-from app.services import escalation, messages, tickets
-from app.services.context import Ctx
-from app.services.events import NoEvents
+from app.services.conversations import NoEvents, escalation, messages, tickets
+from app.services.core import Ctx
 from tests.fakeclock import FakeClock
 
 MINUTE = 60

@@ -1,7 +1,7 @@
 from dataclasses import replace
 
 from app import security
-from app.services import sessions, users
+from app.services.people import sessions, users
 
 
 async def test_start_up_creates_the_configured_admin_once_and_demo_accounts(live_server):

@@ -3,7 +3,7 @@
 import pytest
 
 from app.errors import Invalid
-from app.services import validate
+from app.services.core import validate
 
 
 def refused(value) -> Invalid:

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from app.services import audit
-from app.services.events import Events
+from app.services.conversations import ADMINS_ROOM, Events
+from app.services.operations import audit
 from tests.conftest import cookie_header, login, make_account
 
 
@@ -61,7 +61,7 @@ async def test_a_failing_live_event_never_fails_the_audited_action(
 async def test_with_no_admin_listening_nothing_is_looked_up_or_sent(connect, agent_session, live_server):
     await connect(cookie_header(agent_session))
     event = await live_server.ctx.db.audit_events.find_one({"action": "auth.login"})
-    assert live_server.ctx.events.admins_listening() is False
+    assert live_server.ctx.sockets.may_reach(ADMINS_ROOM) is False
     assert audit.announce(live_server.ctx, event) is None
 
 

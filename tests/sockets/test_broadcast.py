@@ -6,7 +6,7 @@ import asyncio
 import engineio.packet
 
 from app.keys import sio_key
-from app.services.events import ticket_room
+from app.services.conversations import ticket_room
 from app.sockets import transport
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from app import clock
 from app.errors import MESSAGES
-from app.services import messages as message_service
+from app.services.conversations import messages as message_service
 from tests.conftest import cookie_header
 
 BODY = "Where is my parcel?"

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.services import escalation
+from app.services.conversations import escalation
 from tests.fakeclock import FakeClock
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.security import Identity
-from app.services import messages
-from app.services.context import Ctx
-from app.services.events import NoEvents
+from app.services.conversations import NoEvents, messages
+from app.services.core import Ctx
 from app.store import migrations
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
