@@ -3,6 +3,8 @@ from the embedded engine and from a real MongoDB (TEST_MONGODB_URI)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import bson
@@ -11,6 +13,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app.store import attachments as stored_attachments
 from app.store import audit as stored_audit
 from app.store import jobs as stored_jobs
 from app.store import messages as stored_messages
@@ -184,6 +187,56 @@ async def test_ttl_indexes_are_declared_on_expire_at(database):
     for collection in (database.jobs, database.notifications):
         info = await collection.index_information()
         assert info["expire"]["expireAfterSeconds"] == 0
+
+
+TTL_MONITOR_WAIT = 90  # seconds: MongoDB's TTL monitor runs once a minute
+
+
+async def test_documents_past_their_expiry_are_deleted_and_no_others(database):
+    """Finished jobs, read notifications, webhook deliveries and sign-in sessions are deleted
+    by the database once their time is past: the store never deletes them itself. MongoDB's
+    TTL monitor may take a minute to come by; the embedded engine's pass is run at once."""
+    now = datetime.now(UTC)
+    collections = {database.jobs: "expire_at", database.notifications: "expire_at",
+                   database.webhook_deliveries: "expire_at", database.sessions: "expires_at"}
+    for collection, field in collections.items():
+        await collection.insert_many([{"n": 1, field: now - timedelta(seconds=1)},
+                                      {"n": 2, field: now + timedelta(hours=1)}, {"n": 3}])
+    deadline = time.monotonic() + TTL_MONITOR_WAIT
+    while True:
+        if database.embedded:
+            await database.client.purge_expired()
+        left = [sorted(d["n"] for d in await collection.find({}).to_list(None)) for collection in collections]
+        if all(n == [2, 3] for n in left) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    assert left == [[2, 3]] * len(collections)
+
+
+# --- attachments (GridFS on MongoDB, its layout by hand on the embedded engine) -----------
+
+
+async def test_a_file_of_several_chunks_is_stored_read_whole_and_deleted_with_its_chunks(database):
+    data = bytes(range(256)) * (3 * stored_attachments.CHUNK_SIZE // 256 + 7)  # 3 chunks and a bit
+    ticket = ObjectId()
+    file_id = await stored_attachments.put(
+        database, data=data, filename="scan.pdf", content_type="application/pdf", ticket_id=ticket,
+        uploaded_by={"role": "guest", "id": "g1"}, at=T0)
+    info = await stored_attachments.info(database, file_id=file_id)
+    assert (info["filename"], info["length"], info["chunkSize"]) == ("scan.pdf", len(data),
+                                                                     stored_attachments.CHUNK_SIZE)
+    assert info["metadata"] == {"content_type": "application/pdf", "ticket_id": ticket,
+                                "uploaded_by": {"role": "guest", "id": "g1"}}
+    chunks = database.db[f"{stored_attachments.BUCKET}.chunks"]
+    assert await chunks.count_documents({"files_id": file_id}) == 4
+    assert await stored_attachments.read(database, file_id=file_id) == data
+    assert await stored_attachments.count(database) == 1
+    await stored_attachments.delete(database, file_id=file_id)
+    assert await stored_attachments.read(database, file_id=file_id) is None
+    assert await stored_attachments.info(database, file_id=file_id) is None
+    assert await chunks.count_documents({"files_id": file_id}) == 0
+    await stored_attachments.delete(database, file_id=file_id)  # again: nothing to do, no error
+    assert await stored_attachments.read(database, file_id=ObjectId()) is None
 
 
 # --- the store's own functions ------------------------------------------------------------
