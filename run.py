@@ -5,7 +5,9 @@
     python3 run.py worker     run background jobs only (use with JOBS_IN_PROCESS=0 on servers)
     python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
     python3 run.py lock       bring requirements.lock and requirements-test.lock in line with
-                              pyproject.toml (--upgrade: newest versions within its ranges)
+                              pyproject.toml (--upgrade: newest versions within its ranges),
+                              and tests/standin/requirements.lock with its requirements.in
+    python3 run.py standin    a stand-in MongoDB (mongoeco) on port 27017, for the tests
 
 Serving and testing first create or reuse the virtual environment in .venv and install the
 exact versions of the lock file (hashes checked), so a fresh clone needs nothing else.
@@ -13,11 +15,16 @@ exact versions of the lock file (hashes checked), so a fresh clone needs nothing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
+import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 STARTED = time.perf_counter()
@@ -70,6 +77,27 @@ def refresh_locks(args: list[str]) -> int:
     subprocess.run(compile_ + ["--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
                                "pyproject.toml"], check=True, cwd=ROOT)
     print(f"wrote {LOCK.name} and {TEST_LOCK.name}")
+    return refresh_standin_lock(upgrade)
+
+
+def refresh_standin_lock(upgrade: list[str]) -> int:
+    """The stand-in's lock is compiled by a Python that can install it (3.13+), in a
+    virtual environment made for that and removed after."""
+    import tempfile
+
+    try:
+        base = find_standin_python()
+    except CannotRun as exc:
+        print(f"error: {STANDIN_LOCK.relative_to(ROOT)} not refreshed: {exc}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="standin-lock-") as scratch:
+        python = Path(scratch) / "bin" / "python"
+        subprocess.run([base, "-m", "venv", scratch], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                        "pip-tools>=7.4,<8"], check=True)
+        subprocess.run([str(python), "-m", "piptools", "compile", *PIP_COMPILE, *upgrade,
+                        "-o", STANDIN_LOCK.name, "requirements.in"], check=True, cwd=STANDIN_DIR)
+    print(f"wrote {STANDIN_LOCK.relative_to(ROOT)}")
     return 0
 
 
@@ -83,11 +111,31 @@ def _in_venv() -> bool:
 # A pass is (name, what it covers, pytest arguments, extra environment).
 TestPass = tuple[str, str, list[str], dict[str, str]]
 
+# What goes through PyMongo's driver to the store: the store's contract, and the services,
+# sockets, HTTP routes and jobs on top of it; and two server processes on one database.
+STANDIN_TESTS = ["tests/store", "tests/services", "tests/sockets", "tests/http", "tests/jobs",
+                 "tests/test_shutdown.py::test_shutdown_writes_the_audit_backlog_and_hands_back_the_job_in_hand",
+                 "tests/scale/test_two_processes.py"]
+
 
 def test_passes() -> list[TestPass]:
     return [
-        ("embedded", "the whole suite on the embedded store", [], {}),
+        # Embedded even when TEST_MONGODB_URI is set around `run.py test` (an empty value is unset).
+        ("embedded", "the whole suite on the embedded store", [], {"TEST_MONGODB_URI": ""}),
+        ("stand-in", "the driver path on mongoeco, a MongoDB wire server (tests/standin)",
+         STANDIN_TESTS, {}),
     ]
+
+
+class CannotRun(Exception):
+    """A pass that cannot run on this machine; the message says why and what to do."""
+
+
+# A pass that needs a server of its own names it here: a context manager that starts it,
+# yields the environment that points the tests at it, and stops it afterwards (or raises
+# CannotRun).
+def _pass_servers() -> dict[str, Callable[[], contextlib.AbstractContextManager[dict[str, str]]]]:
+    return {"stand-in": standin_environment}
 
 
 def run_tests(args: list[str]) -> int:
@@ -96,17 +144,170 @@ def run_tests(args: list[str]) -> int:
 
         return pytest.main(args)
     results = []
+    servers = _pass_servers()
     for name, covers, pytest_args, extra_env in test_passes():
         print(f"\n===== test pass: {name} ({covers}) =====", flush=True)
         started = time.perf_counter()
-        code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args],
-                              env=dict(os.environ, **extra_env), cwd=ROOT).returncode
-        results.append((name, code, time.perf_counter() - started))
+        try:
+            with servers.get(name, contextlib.nullcontext)() as server_env:
+                env = dict(os.environ, **extra_env, **(server_env or {}))
+                code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args],
+                                      env=env, cwd=ROOT).returncode
+            verdict = "passed" if code == 0 else f"FAILED (pytest exit code {code})"
+        except CannotRun as exc:
+            print(f"NOT RUN: {exc}", flush=True)
+            # In CI (CI=true) a pass that cannot run fails the run: it must never go missing
+            # unnoticed. On a developer's machine the table says so and the others count.
+            code = 1 if os.environ.get("CI") else 0
+            verdict = "NOT RUN (see above)" + (": fails in CI" if code else "")
+        results.append((name, code, verdict, time.perf_counter() - started))
     print("\n===== test passes =====")
-    for name, code, seconds in results:
-        verdict = "passed" if code == 0 else f"FAILED (pytest exit code {code})"
+    for name, _code, verdict, seconds in results:
         print(f"  {name:<12} {verdict:<32} {seconds / 60:5.1f} min")
-    return max(code for _, code, _ in results)
+    return max(code for _, code, _, _ in results)
+
+
+# --- the stand-in MongoDB --------------------------------------------------------------------
+# mongoeco (PyPI), a MongoDB wire-protocol server written in Python, in a virtual environment
+# of its own: it needs Python 3.13 or newer, which may not be the python3 that runs this
+# script. Its lock file is apart from the project's (tests/standin/requirements.lock).
+
+STANDIN_DIR = ROOT / "tests" / "standin"
+STANDIN_LOCK = STANDIN_DIR / "requirements.lock"
+STANDIN_VENV = ROOT / ".venv-standin"
+STANDIN_VENV_PYTHON = STANDIN_VENV / "bin" / "python"
+STANDIN_PYTHON_MIN = (3, 13)  # mongoeco 4.11's Requires-Python
+STANDIN_START_TIMEOUT = 60  # seconds; its imports (numpy, shapely) take a few on a busy machine
+
+
+def _python_version(executable: str | Path) -> tuple[int, int] | None:
+    """(major, minor) of a Python that runs and can make a virtual environment with pip;
+    None for anything else (pyenv's shims for versions that are not selected exit with an
+    error, and Debian's Pythons lack ensurepip until python3.N-venv is installed)."""
+    try:
+        done = subprocess.run([str(executable), "-c",
+                               "import sys, venv, ensurepip; print(*sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    major, minor = done.stdout.split()
+    return int(major), int(minor)
+
+
+def _standin_python_candidates() -> Iterator[str]:
+    if os.environ.get("STANDIN_PYTHON"):
+        yield os.environ["STANDIN_PYTHON"]
+        return
+    for minor in range(20, STANDIN_PYTHON_MIN[1] - 1, -1):
+        if found := shutil.which(f"python3.{minor}"):
+            yield found
+    if found := shutil.which("python3"):
+        yield found
+    pyenv_versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    if pyenv_versions.is_dir():
+        def version_key(path: Path) -> tuple[int, ...]:
+            return tuple(int(part) for part in path.name.split(".") if part.isdigit())
+
+        for version in sorted(pyenv_versions.glob("3.*"), key=version_key, reverse=True):
+            yield str(version / "bin" / "python3")
+
+
+def find_standin_python() -> str:
+    """The newest Python 3.13+ on this machine: STANDIN_PYTHON if set, else python3.N on the
+    PATH, python3, or pyenv's versions directory."""
+    tried = []
+    for candidate in _standin_python_candidates():
+        version = _python_version(candidate)
+        if version is not None and version >= STANDIN_PYTHON_MIN:
+            return candidate
+        tried.append(f"{candidate} ({'.'.join(map(str, version)) if version else 'does not run'})")
+    needed = ".".join(map(str, STANDIN_PYTHON_MIN))
+    raise CannotRun(
+        f"the stand-in MongoDB (mongoeco) needs Python {needed} or newer, and none was found "
+        f"(tried: {', '.join(tried) or 'nothing'}). Install one (pyenv, your system's packages, "
+        f"python.org) or name it with STANDIN_PYTHON=/path/to/python3.13."
+    )
+
+
+def standin_python() -> Path:
+    """Create or reuse .venv-standin and install the stand-in's lock file (hashes checked)
+    when it changed; its Python."""
+    version = _python_version(STANDIN_VENV_PYTHON) if STANDIN_VENV_PYTHON.exists() else None
+    if version is None or version < STANDIN_PYTHON_MIN:
+        base = find_standin_python()
+        print(f"creating the stand-in's virtual environment in {STANDIN_VENV.name} with {base} ...",
+              flush=True)
+        shutil.rmtree(STANDIN_VENV, ignore_errors=True)
+        made = subprocess.run([base, "-m", "venv", str(STANDIN_VENV)], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise CannotRun(f"{base} -m venv {STANDIN_VENV.name} failed: {made.stderr.strip()[-500:]}")
+    digest = hashlib.sha256(STANDIN_LOCK.read_bytes()).hexdigest()
+    stamp = STANDIN_VENV / ".installed"
+    if not stamp.exists() or stamp.read_text() != digest:
+        print(f"installing {STANDIN_LOCK.relative_to(ROOT)} into {STANDIN_VENV.name} ...", flush=True)
+        pip = [str(STANDIN_VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+               "--require-hashes", "--no-deps", "-r", str(STANDIN_LOCK)]
+        installed = subprocess.run(pip, capture_output=True, text=True)
+        if installed.returncode != 0:
+            raise CannotRun(f"installing the stand-in failed:\n{installed.stderr.strip()[-2000:]}")
+        stamp.write_text(digest)
+    return STANDIN_VENV_PYTHON
+
+
+@contextlib.contextmanager
+def standin_server(port: int = 0) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The stand-in MongoDB, started on `port` (0: a free one) and stopped on leaving; the
+    process and its URI."""
+    python = standin_python()
+    process = subprocess.Popen([str(python), str(STANDIN_DIR / "serve.py"), "--port", str(port)],
+                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    try:
+        try:
+            line = lines.get(timeout=STANDIN_START_TIMEOUT)
+        except queue.Empty:
+            line = ""
+        if not line.startswith("ready "):
+            code = process.poll()
+            raise CannotRun(f"the stand-in MongoDB did not start within {STANDIN_START_TIMEOUT} s"
+                            if code is None else
+                            f"the stand-in MongoDB stopped at start-up (exit code {code}; its errors are above)")
+        yield process, line.split()[1]
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:  # it stops at once, unless a long request holds its one thread
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
+def standin_environment() -> Iterator[dict[str, str]]:
+    with standin_server() as (_, uri):
+        print(f"stand-in MongoDB (mongoeco) at {uri}", flush=True)
+        yield {"TEST_MONGODB_URI": uri}
+
+
+def serve_standin(args: list[str]) -> int:
+    """`python3 run.py standin [PORT]`: a stand-in MongoDB in the foreground (default port
+    27017), for `TEST_MONGODB_URI` or `MONGODB_URI` in another terminal."""
+    port = int(args[0]) if args else 27017
+    try:
+        with standin_server(port) as (process, uri):
+            print(f"stand-in MongoDB (mongoeco, in memory) at {uri}\n"
+                  f"  TEST_MONGODB_URI='{uri}' python3 run.py test tests/store\n"
+                  "(press Ctrl+C to stop; everything it holds is lost then)", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                process.wait()
+    except CannotRun as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # Process tuning for serving (tests build apps in their own process and keep the defaults).
@@ -230,6 +431,8 @@ def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "lock":
         return refresh_locks(sys.argv[2:])
+    if command == "standin":
+        return serve_standin(sys.argv[2:])
     if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
         _bootstrap(with_tests=command == "test")
     if command == "test":
@@ -238,7 +441,7 @@ def main() -> int:
         return serve()
     if command == "worker":
         return work()
-    print(f"error: unknown command {command!r} (use: serve, worker, test, lock)", file=sys.stderr)
+    print(f"error: unknown command {command!r} (use: serve, worker, test, lock, standin)", file=sys.stderr)
     return 2
 
 

@@ -5,7 +5,9 @@ the service agents call (services.tickets.search). Not a test: prints a small ta
 The embedded engine has no text index: each search scans the tickets and the messages
 (app/store/tickets.py, search_page). A real MongoDB reads its two text indexes instead.
 
-    .venv/bin/python bench/search.py [tickets]
+    .venv/bin/python -m bench.search [tickets]
+
+(As a module: run as a script, bench/queue.py would shadow the standard library's queue.)
 """
 
 from __future__ import annotations

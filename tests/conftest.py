@@ -48,6 +48,30 @@ def port() -> int:
 TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI")
 
 
+def server_is_standin(uri: str) -> bool:
+    """Whether the MongoDB at `uri` is mongoeco, the stand-in of the tests' stand-in pass
+    (tests/standin): its buildInfo says so."""
+    from pymongo import MongoClient
+
+    with MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+        return client.admin.command("buildInfo").get("gitVersion") == "mongoeco"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`@pytest.mark.standin_limit("why")`: a test the stand-in cannot run, skipped there with
+    its reason (the -ra summary lists each), and run on the embedded engine and on a real
+    MongoDB. The README's table "What the stand-in cannot do" lists them all."""
+    limited = [item for item in items if item.get_closest_marker("standin_limit")]
+    if not limited or not TEST_MONGODB_URI or not server_is_standin(TEST_MONGODB_URI):
+        return
+    for item in limited:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "embedded":
+            continue  # the store's contract on the embedded engine, beside the stand-in's
+        (reason,) = item.get_closest_marker("standin_limit").args
+        item.add_marker(pytest.mark.skip(reason=f"stand-in limit: {reason}"))
+
+
 @pytest.fixture
 def settings(port: int) -> Settings:
     return Settings(

@@ -4,6 +4,7 @@ the job in hand and the audit backlog has been written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 from bson import ObjectId
 
 from app import clock, create_app
+from app import db as db_module
 from app.services.operations import audit, jobs
 from tests.conftest import free_port
 
@@ -169,10 +171,27 @@ async def test_shutdown_writes_the_audit_backlog_and_hands_back_the_job_in_hand(
         while (message := await ws.receive(timeout=2)).type == aiohttp.WSMsgType.TEXT:
             told.append(message.data)
         assert "1" in told or ws.closed  # Engine.IO's close packet
-    back = await jobs.get(ctx, job["_id"])
-    assert (back["status"], back["locked_by"]) == ("queued", None)
-    assert await ctx.db.audit_events.find_one({"_id": waiting["_id"]}) is not None
     assert not ctx.audit_backlog
+    async with _store_after_shutdown(ctx) as database:
+        back = await database.jobs.find_one({"_id": job["_id"]})
+        assert (back["status"], back["locked_by"]) == ("queued", None)
+        assert await database.audit_events.find_one({"_id": waiting["_id"]}) is not None
+
+
+@contextlib.asynccontextmanager
+async def _store_after_shutdown(ctx):
+    """The store as the stopped app left it. The app closed its client: on a real MongoDB
+    (TEST_MONGODB_URI) a new one reads it, and the test's database is dropped after; the
+    embedded engine keeps its data in the client the app had, which still reads."""
+    if ctx.db.embedded:
+        yield ctx.db
+        return
+    database = db_module.connect(ctx.settings)
+    try:
+        yield database
+    finally:
+        await database.client.drop_database(ctx.settings.mongodb_db)
+        await database.close()
 
 
 async def _guest_cookie(url: str) -> str:

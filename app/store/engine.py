@@ -1018,9 +1018,16 @@ def _operator_test(op: str, operand: Any) -> Callable[[Any], bool]:
         if type(operand) not in (list, tuple) or not all(_scalar(x) for x in operand):
             raise _NotHandled(op)
         choices, with_none = list(operand), None in operand
+        if len(choices) >= _LONG_IN and all(type(x) in _PLAIN for x in choices):
+            # As _fast_in: thousands of ids (a search's tickets found through their
+            # messages) are looked up in a set, not compared one by one for every document.
+            members = frozenset(choices)
 
-        def inside(v: Any) -> bool:
-            return with_none if v is _MISSING else v in choices
+            def inside(v: Any) -> bool:
+                return with_none if v is _MISSING else type(v) in _PLAIN and v in members
+        else:
+            def inside(v: Any) -> bool:
+                return with_none if v is _MISSING else v in choices
 
         return inside if op == "$in" else (lambda v: not inside(v))
     if op == "$exists":

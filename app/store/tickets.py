@@ -89,58 +89,80 @@ async def queue_page(db: Database, *, statuses: list[str] | None, assignee: Any 
 # --- search ---------------------------------------------------------------------------------
 
 SEARCHED_FIELDS = ("subject", "guest_name", "guest_email", "tags")
-# Tickets found through their messages, at most: the ones whose matching messages are newest.
+# Tickets found through their messages, at most: the newest (by _id, when they were opened).
 # (An $in of ids goes in one query; a phrase found in more conversations than this is too
 # common to page through anyway.)
 MESSAGE_HITS_MAX = 10_000
 SNIPPET_READ_MAX = 2_000  # matching messages read for a page's snippets (newest first)
+NEWEST = [("updated_at", -1), ("_id", -1)]
+
+
+def search_phrase(text: str) -> str | None:
+    """What is searched for: the words as typed, one space apart, without double quotes
+    (a text search string has no escape for them); None when no word is left."""
+    words = " ".join(text.replace('"', " ").split())
+    return words if re.search(r"\w", words) else None
+
+
+def _phrase_filters(db: Database, phrase: str) -> tuple[dict, dict]:
+    """The filters that find `phrase` in a ticket's fields and in a message's body.
+
+    On a real MongoDB, the text indexes `tickets_search` and `messages_search` (whole words,
+    any case, no stemming: `default_language: none`). `$text` stands at the top level of a
+    find, beside the other conditions, and never inside `$or`, `$and` or an aggregation:
+    MongoDB takes those shapes, but not every engine that speaks its protocol does (the
+    tests' stand-in refuses them). The embedded engine has no text index: it scans for the
+    same phrase, in any case, where it does not begin or end inside a word."""
+    if not db.embedded:
+        text = {"$text": {"$search": f'"{phrase}"'}}
+        return text, text
+    starts = r"(?<!\w)" if re.match(r"\w", phrase) else ""
+    ends = r"(?!\w)" if re.search(r"\w$", phrase) else ""
+    pattern = {"$regex": starts + re.escape(phrase) + ends, "$options": "i"}
+    return {"$or": [{name: pattern} for name in SEARCHED_FIELDS]}, {"body": pattern}
+
+
+def _both(first: dict, second: dict) -> dict:
+    """Documents that match both filters, with no `$and` when their keys differ (a `$text`
+    must stay at the top level)."""
+    if first.keys() & second.keys():
+        return {"$and": [first, second]}
+    return {**first, **second}
 
 
 async def search_page(db: Database, *, text: str, before: Position | None,
                       size: int) -> tuple[list[dict], dict, bool]:
-    """Tickets in which `text` appears, as a phrase, in the subject, the guest's name or
-    e-mail, a tag, or the body of a message or note; most recently updated first, older than
-    `before`. Returns the page, {ticket _id: its newest matching message} for the tickets of
-    the page found through a message, and whether an older page exists.
+    """Tickets in which `text` appears, as a phrase of whole words, in the subject, the
+    guest's name or e-mail, a tag, or the body of a message or note; most recently updated
+    first, older than `before`. Returns the page, {ticket _id: its newest matching message}
+    for the tickets of the page found through a message, and whether an older page exists.
 
-    On a real MongoDB this reads the text indexes `tickets_search` and `messages_search`
-    (whole words, any case, no stemming: `default_language: none`) and merges the two in one
-    tickets query. The embedded engine has no text index: it scans both collections for the
-    phrase anywhere (any part of a word), with its regex characters escaped."""
-    messages_only = {"kind": {"$in": ["message", "note"]}}
-    if db.embedded:
-        phrase = {"$regex": re.escape(text), "$options": "i"}
-        in_ticket: dict = {"$or": [{name: phrase} for name in SEARCHED_FIELDS]}
-        in_message: dict = {"body": phrase, **messages_only}
-        hit_ids = (await db.messages.distinct("ticket_id", in_message))[:MESSAGE_HITS_MAX]
-    else:
-        # A phrase, so that every word must be there, next to each other; a text search
-        # string has no escape for a double quote, so quotes are left out of the phrase.
-        words = " ".join(text.replace('"', " ").split())
-        if not re.search(r"\w", words):
-            return [], {}, False  # no word for a text index to find
-        in_ticket = {"$text": {"$search": f'"{words}"'}}
-        in_message = {**in_ticket, **messages_only}
-        cursor = await db.messages.aggregate([
-            {"$match": in_message},
-            {"$group": {"_id": "$ticket_id", "last": {"$max": "$created_at"}}},
-            {"$sort": {"last": -1}},
-            {"$limit": MESSAGE_HITS_MAX},
-        ])
-        hit_ids = [doc["_id"] for doc in await cursor.to_list(None)]
-    query: dict = {"$or": [in_ticket, {"_id": {"$in": hit_ids}}]} if hit_ids else in_ticket
-    if before is not None:
-        query = {"$and": [query, older_than("updated_at", before)]}
-    docs = await db.tickets.find(query).sort([("updated_at", -1), ("_id", -1)]).to_list(size + 1)
-    page, hits = docs[:size], set(hit_ids)
+    Two queries of tickets, merged: those the phrase is in, and those whose messages have it
+    (found by one `distinct`). Each reads one page and one more, in the same order, so the
+    merge holds the page and knows if another follows."""
+    phrase = search_phrase(text)
+    if phrase is None:
+        return [], {}, False  # no word for a text index to find
+    in_ticket, in_body = _phrase_filters(db, phrase)
+    in_message = {**in_body, "kind": {"$in": ["message", "note"]}}
+    hits = sorted(await db.messages.distinct("ticket_id", in_message), reverse=True)[:MESSAGE_HITS_MAX]
+    older = older_than("updated_at", before) if before is not None else {}
+    docs = await db.tickets.find(_both(in_ticket, older)).sort(NEWEST).to_list(size + 1)
+    if hits:
+        docs += await db.tickets.find(_both({"_id": {"$in": hits}}, older)).sort(
+            NEWEST).to_list(size + 1)
+    merged = sorted({t["_id"]: t for t in docs}.values(), key=lambda t: (t["updated_at"], t["_id"]),
+                    reverse=True)
+    page = merged[:size]
     found_in: dict = {}
-    wanted = [t["_id"] for t in page if t["_id"] in hits]
+    found_by_message = set(hits)
+    wanted = [t["_id"] for t in page if t["_id"] in found_by_message]
     if wanted:
-        matching = await db.messages.find({"ticket_id": {"$in": wanted}, **in_message}).sort(
+        matching = await db.messages.find({**in_message, "ticket_id": {"$in": wanted}}).sort(
             "created_at", -1).to_list(SNIPPET_READ_MAX)
         for message in matching:
             found_in.setdefault(message["ticket_id"], message)
-    return page, found_in, len(docs) > size
+    return page, found_in, len(merged) > size
 
 
 # --- auto-assignment ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from app.keys import sio_key
 from app.services.conversations import payloads
 from app.store import tickets as stored_tickets
 from tests.browser.conftest import sign_in_to
-from tests.conftest import cookie_header
+from tests.conftest import cookie_header, embedded_only
 from tests.store.interleave import gate
 
 WAIT_MS = 5000
@@ -536,6 +536,7 @@ async def test_a_message_the_server_answers_too_late_is_shown_as_sent_once_it_is
 async def test_a_number_lost_to_a_failed_write_holds_back_nothing_and_is_asked_about_once(
     pages, live_server, guest, agent_socket
 ):
+    embedded_only(live_server.ctx.db)  # the write is made to fail through the engine's hooks
     await first_reply(agent_socket, guest)
     page, sent = await open_widget_as(pages, live_server, guest)
     await expect(page.locator("#messages")).to_have_attribute("data-watermark", "3")

@@ -8,6 +8,10 @@ import pytest
 
 from tests.http.test_ticket_update import patch
 
+# MongoDB looks for a phrase as typed (in any case); the stand-in matches its words in turn,
+# skipping the punctuation between them, so "^Hello" finds "Hello there" there.
+PHRASE_BY_WORDS = "a phrase is matched word by word, its punctuation ignored (MongoDB: as typed)"
+
 
 async def search(session, q: str, **params) -> tuple[int, dict]:
     async with session.get("/api/search", params={"q": q, **params}) as resp:
@@ -71,7 +75,8 @@ async def test_results_page_by_cursor_newest_first_without_repeats(start_chat, a
 
 
 @pytest.mark.parametrize("q", ["$5.00 (approx", ".*", "a|b", "[x]", "\\d+", '{"$ne": ""}', "$where",
-                               "^Hello", "((", "?*+"])
+                               pytest.param("^Hello", marks=pytest.mark.standin_limit(PHRASE_BY_WORDS)),
+                               "((", "?*+"])
 async def test_regex_characters_and_operators_are_searched_as_text(start_chat, agent_session, q):
     await start_chat(name="Price", message="The price is $5.00 (approx.) for me")
     await start_chat(name="Other", message="Hello there, nothing special")

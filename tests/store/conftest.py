@@ -27,11 +27,15 @@ async def database(request):
         settings = Settings(secret_key="s" * 32, mongodb_uri=MONGODB_URI,
                             mongodb_db=f"support_test_{uuid.uuid4().hex[:12]}")
     database = db_module.connect(settings)
-    await db_module.ensure_indexes(database)
-    yield database
-    if not database.embedded:
-        await database.client.drop_database(settings.mongodb_db)
-    await database.close()
+    try:  # the client is closed (and the database dropped) even when ensure_indexes fails
+        await db_module.ensure_indexes(database)
+        yield database
+    finally:
+        try:
+            if not database.embedded:
+                await database.client.drop_database(settings.mongodb_db)
+        finally:
+            await database.close()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ from the embedded engine and from a real MongoDB (TEST_MONGODB_URI)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import bson
@@ -11,6 +13,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app.store import attachments as stored_attachments
 from app.store import audit as stored_audit
 from app.store import jobs as stored_jobs
 from app.store import messages as stored_messages
@@ -186,6 +189,56 @@ async def test_ttl_indexes_are_declared_on_expire_at(database):
         assert info["expire"]["expireAfterSeconds"] == 0
 
 
+TTL_MONITOR_WAIT = 90  # seconds: MongoDB's TTL monitor runs once a minute
+
+
+async def test_documents_past_their_expiry_are_deleted_and_no_others(database):
+    """Finished jobs, read notifications, webhook deliveries and sign-in sessions are deleted
+    by the database once their time is past: the store never deletes them itself. MongoDB's
+    TTL monitor may take a minute to come by; the embedded engine's pass is run at once."""
+    now = datetime.now(UTC)
+    collections = {database.jobs: "expire_at", database.notifications: "expire_at",
+                   database.webhook_deliveries: "expire_at", database.sessions: "expires_at"}
+    for collection, field in collections.items():
+        await collection.insert_many([{"n": 1, field: now - timedelta(seconds=1)},
+                                      {"n": 2, field: now + timedelta(hours=1)}, {"n": 3}])
+    deadline = time.monotonic() + TTL_MONITOR_WAIT
+    while True:
+        if database.embedded:
+            await database.client.purge_expired()
+        left = [sorted(d["n"] for d in await collection.find({}).to_list(None)) for collection in collections]
+        if all(n == [2, 3] for n in left) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    assert left == [[2, 3]] * len(collections)
+
+
+# --- attachments (GridFS on MongoDB, its layout by hand on the embedded engine) -----------
+
+
+async def test_a_file_of_several_chunks_is_stored_read_whole_and_deleted_with_its_chunks(database):
+    data = bytes(range(256)) * (3 * stored_attachments.CHUNK_SIZE // 256 + 7)  # 3 chunks and a bit
+    ticket = ObjectId()
+    file_id = await stored_attachments.put(
+        database, data=data, filename="scan.pdf", content_type="application/pdf", ticket_id=ticket,
+        uploaded_by={"role": "guest", "id": "g1"}, at=T0)
+    info = await stored_attachments.info(database, file_id=file_id)
+    assert (info["filename"], info["length"], info["chunkSize"]) == ("scan.pdf", len(data),
+                                                                     stored_attachments.CHUNK_SIZE)
+    assert info["metadata"] == {"content_type": "application/pdf", "ticket_id": ticket,
+                                "uploaded_by": {"role": "guest", "id": "g1"}}
+    chunks = database.db[f"{stored_attachments.BUCKET}.chunks"]
+    assert await chunks.count_documents({"files_id": file_id}) == 4
+    assert await stored_attachments.read(database, file_id=file_id) == data
+    assert await stored_attachments.count(database) == 1
+    await stored_attachments.delete(database, file_id=file_id)
+    assert await stored_attachments.read(database, file_id=file_id) is None
+    assert await stored_attachments.info(database, file_id=file_id) is None
+    assert await chunks.count_documents({"files_id": file_id}) == 0
+    await stored_attachments.delete(database, file_id=file_id)  # again: nothing to do, no error
+    assert await stored_attachments.read(database, file_id=ObjectId()) is None
+
+
 # --- the store's own functions ------------------------------------------------------------
 
 
@@ -248,6 +301,73 @@ async def test_search_finds_a_phrase_in_ticket_fields_and_messages_newest_first(
                            ("WARRANTY", [old["_id"]]), (".*", []), ('{"$ne": 1}', [])):
         page, _, _ = await stored_tickets.search_page(database, text=text, before=None, size=10)
         assert [t["_id"] for t in page] == expected, text
+
+
+async def _search(database, text: str, size: int = 10, before=None) -> list:
+    page, _, _ = await stored_tickets.search_page(database, text=text, before=before, size=size)
+    return [t["_id"] for t in page]
+
+
+async def test_search_finds_whole_words_in_the_order_typed_in_any_case(database):
+    """The phrase as MongoDB's text index finds it (`default_language: none`): every word
+    whole, next to each other in the order typed, any case, double quotes ignored."""
+    broken = await _ticket(database, subject="Broken blender, again", guest_name="Ann Lee",
+                           updated_at=T0)
+    words = await _ticket(database, subject="Blenders", guest_name="Bo",
+                          updated_at=T0 + timedelta(minutes=1))
+    for text, expected in (("Blender", [broken["_id"]]), ("BROKEN blender", [broken["_id"]]),
+                           ('"broken" blender', [broken["_id"]]), ("blender broken", []),
+                           ("blend", []), ("roken", []), ("blenders", [words["_id"]]),
+                           ("ann lee", [broken["_id"]]),
+                           ("lee ann", []), ("  blender,   again ", [broken["_id"]]), ('"" ..', [])):
+        assert await _search(database, text) == expected, text
+
+
+async def test_search_merges_tickets_found_by_a_field_and_by_a_message_without_repeats(database):
+    """Pages walk the tickets found by their fields and those found by their messages as
+    one list, newest first, each ticket once, with the snippet of its newest match."""
+    by_field = await _ticket(database, subject="Refund please", updated_at=T0 + timedelta(minutes=4))
+    by_both = await _ticket(database, subject="Refund asked twice", updated_at=T0 + timedelta(minutes=3))
+    by_message = await _ticket(database, subject="Order 77", updated_at=T0 + timedelta(minutes=2))
+    by_note = await _ticket(database, subject="Order 78", updated_at=T0 + timedelta(minutes=1))
+    await _ticket(database, subject="Nothing here", updated_at=T0 + timedelta(minutes=5))
+    await database.messages.insert_many([
+        {"ticket_id": by_both["_id"], "kind": "message", "seq": 2, "created_at": T0,
+         "body": "I want a refund"},
+        {"ticket_id": by_message["_id"], "kind": "message", "seq": 2, "created_at": T0,
+         "body": "Could I get a refund?"},
+        {"ticket_id": by_message["_id"], "kind": "message", "seq": 3, "created_at": T0 + timedelta(seconds=1),
+         "body": "A REFUND, yes"},
+        {"ticket_id": by_note["_id"], "kind": "note", "seq": 2, "created_at": T0,
+         "body": "refund approved by finance"},
+    ])
+    everything = [by_field["_id"], by_both["_id"], by_message["_id"], by_note["_id"]]
+    page, found_in, more = await stored_tickets.search_page(database, text="refund", before=None, size=10)
+    assert [t["_id"] for t in page] == everything and not more
+    assert found_in[by_message["_id"]]["body"] == "A REFUND, yes"  # its newest match
+    assert found_in[by_note["_id"]]["kind"] == "note" and by_field["_id"] not in found_in
+    walked, before = [], None
+    while True:
+        page, _, more = await stored_tickets.search_page(database, text="refund", before=before, size=1)
+        walked += [t["_id"] for t in page]
+        if not more:
+            break
+        before = (page[-1]["updated_at"], page[-1]["_id"])
+    assert walked == everything
+    assert await _search(database, "refund", size=3) == everything[:3]
+
+
+async def test_search_through_messages_keeps_the_newest_tickets_past_its_bound(database, monkeypatch):
+    """Past MESSAGE_HITS_MAX tickets found through their messages, the most recently opened
+    ones are kept, whatever the order they were updated in."""
+    opened_first = await _ticket(database, subject="A", updated_at=T0 + timedelta(minutes=2))
+    opened_last = await _ticket(database, subject="B", updated_at=T0)
+    await database.messages.insert_many([
+        {"ticket_id": ticket["_id"], "kind": "message", "seq": 2, "created_at": T0, "body": "parcel"}
+        for ticket in (opened_last, opened_first)])
+    assert await _search(database, "parcel") == [opened_first["_id"], opened_last["_id"]]
+    monkeypatch.setattr(stored_tickets, "MESSAGE_HITS_MAX", 1)
+    assert await _search(database, "parcel") == [opened_last["_id"]]
 
 
 async def test_a_slot_goes_to_the_least_recently_assigned_agent_with_room(database):
