@@ -7,13 +7,16 @@ services or its HTTP API, not raw inserts."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
 import socket
+import tempfile
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,10 +34,34 @@ SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery"
 
 
+# Ports handed out by free_port() are locked, each by one byte at its own offset of this
+# file, by the process that took them, until it exits (the system drops the locks then).
+PORT_LOCKS = Path(tempfile.gettempdir()) / "support-chat-test-ports.lock"
+_port_locks: int | None = None  # the file's descriptor, open as long as this process
+_ports_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, told to one caller only. The system's free port is
+    free only until its probe socket closes: another test process (pytest-xdist's other
+    workers, or another run on this machine) could be told the same one before the first
+    server binds it. So each port is locked while the probe still holds it, and one that
+    another process locked, or that this process already handed out, is passed over."""
+    global _port_locks
+    if _port_locks is None:
+        _port_locks = os.open(PORT_LOCKS, os.O_RDWR | os.O_CREAT, 0o666)
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            if port in _ports_taken:
+                continue
+            try:
+                fcntl.lockf(_port_locks, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+            except OSError:  # another process was given it
+                continue
+        _ports_taken.add(port)
+        return port
 
 
 @pytest.fixture
