@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ import socketio
 
 from app import create_app
 from app.config import Settings
+from app.http import assets
 from app.keys import ctx_key
 from app.security import GUEST_COOKIE, SESSION_COOKIE
 from app.services.core import Ctx
@@ -62,6 +64,27 @@ def free_port() -> int:
                 continue
         _ports_taken.add(port)
         return port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_compressed_once():
+    """Each app reads every static file and compresses it with gzip and brotli at their
+    best levels, about a second of CPU: most of what a test's server cost to start. The
+    files are the same for every app of the run, so this process compresses each one once,
+    by the app's own function; a file changed on disk (its size or time) is read anew."""
+    load = assets._load
+
+    @functools.cache
+    def load_version(path: Path, size: int, mtime_ns: int) -> assets.Asset:
+        return load(path)
+
+    def load_once(path: Path) -> assets.Asset:
+        stat = path.stat()
+        return load_version(path, stat.st_size, stat.st_mtime_ns)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(assets, "_load", load_once)
+        yield
 
 
 @pytest.fixture
