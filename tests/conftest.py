@@ -32,6 +32,9 @@ from app.security import GUEST_COOKIE, SESSION_COOKIE
 from app.services.core import Ctx
 from app.services.people import users
 
+# The summaries printed after the run, also under pytest-xdist (tests/figures.py).
+pytest_plugins = ["tests.figures"]
+
 SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery"
 

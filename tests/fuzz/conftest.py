@@ -1,5 +1,6 @@
 """Fuzz tests: generated malformed input against a live server (issue 10). Each test counts
-the cases it sent and the time it took; the totals are printed after the run."""
+the cases it sent and the time it took; the totals are printed after the run
+(tests/figures.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import log_problems
-
-STATS: dict[str, dict] = {}
 
 
 @pytest.fixture
@@ -49,14 +48,5 @@ def fuzz(request, caplog):
     caplog.set_level(logging.WARNING)
     recorder = Fuzz(name=request.node.name, caplog=caplog)
     yield recorder
-    STATS[recorder.name] = {"cases": recorder.cases, "seconds": time.perf_counter() - recorder.started}
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not STATS:
-        return
-    terminalreporter.section("fuzz: generated cases sent to the live server")
-    for name, stat in STATS.items():
-        terminalreporter.write_line(f"{stat['cases']:6d} cases in {stat['seconds']:5.1f} s  {name}")
-    total = sum(s["cases"] for s in STATS.values())
-    terminalreporter.write_line(f"{total:6d} cases in {sum(s['seconds'] for s in STATS.values()):5.1f} s  in all")
+    request.node.user_properties.append(("fuzz", {
+        "name": recorder.name, "cases": recorder.cases, "seconds": time.perf_counter() - recorder.started}))
