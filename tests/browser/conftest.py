@@ -124,11 +124,46 @@ SERIOUS = ("serious", "critical")
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/support-chat-screenshots"))
 
 
+# Waits, in one frame, until no transition or animation that ends is running, for at most
+# `limit` ms; answers the ones still running then. getAnimations() applies pending style
+# changes first, so a transition that the test's last step started is among them. One
+# that repeats forever (a spinner, a pulsing dot) never ends and is not waited for.
+SETTLE = """async (limit) => {
+  const deadline = performance.now() + limit;
+  for (;;) {
+    const running = document.getAnimations().filter((a) => a.playState === "running"
+      && a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+    const left = deadline - performance.now();
+    if (running.length === 0 || left <= 0) {
+      return running.map((a) => {
+        const el = a.effect.target;
+        const where = el ? (el.id ? "#" + el.id : el.tagName.toLowerCase()) : "?";
+        return `${a.transitionProperty || a.animationName || "animation"} on ${where}`;
+      });
+    }
+    const ended = Promise.all(running.map((a) => a.finished.catch(() => null)));
+    await Promise.race([ended, new Promise((done) => setTimeout(done, left))]);
+  }
+}"""
+SETTLE_MS = 5000
+
+
+async def settle(page: Page) -> None:
+    """Wait until the page's transitions and animations have ended, in every frame: axe
+    measures colours as they are at that instant, and a button fading from its disabled
+    colour has, for a moment, too little contrast."""
+    for frame in page.frames:
+        still = await frame.evaluate(SETTLE, SETTLE_MS)
+        assert still == [], f"still moving after {SETTLE_MS} ms in {frame.url}: {still}"
+
+
 async def axe_violations(page: Page, *, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
-    """Run axe-core on the page as it is now; one line per serious or critical violation
-    ("rule (impact): selector ..."), so that an assertion failure names what to fix."""
+    """Run axe-core on the page once its transitions have ended (settle); one line per
+    serious or critical violation ("rule (impact): selector ..."), so that an assertion
+    failure names what to fix."""
     from axe_playwright_python.async_playwright import Axe
 
+    await settle(page)
     results = await Axe().run(page)
     found = []
     for violation in results.response["violations"]:
