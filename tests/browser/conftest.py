@@ -110,12 +110,15 @@ SIGN_IN_WAIT_MS = 5000
 
 
 async def sign_in_to(page: Page, server_url: str, account: dict, path: str) -> None:
-    """Sign in through /login and land on `path`, as a person would."""
+    """Sign in through /login and land on `path`, its page loaded, as a person would.
+    The address changes before the page's scripts have run: a click then (on "Invite
+    someone", say) reaches a button with nothing listening yet and opens nothing."""
     await page.goto(f"{server_url}/login?next={path}")
     await page.get_by_label("E-mail").fill(account["email"])
     await page.get_by_label("Password").fill(account["password"])
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{server_url}{path}", timeout=SIGN_IN_WAIT_MS)
+    await page.wait_for_load_state("load")
 
 
 # --- what a person sees: accessibility and screenshots --------------------------------
