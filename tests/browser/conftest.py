@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,20 +22,46 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-async def browser() -> Browser:
+def _function_scoped_runner(_session_scoped_runner):
+    """Every browser test, and every fixture it uses, runs on the event loop of this
+    process's session, the loop the browser below was launched on: Playwright's objects
+    belong to the loop that made them, and starting Playwright's driver and Chromium for
+    each test cost about 1.5 s of CPU each, a fifth of a browser test. pytest-asyncio runs
+    tests and their fixtures with its runner of this name; this overrides it for
+    tests/browser only. (Were it renamed, these tests fail at once: their server and their
+    browser on different loops.)"""
+    return _session_scoped_runner
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _chromium():
+    """One Chromium for each test process (each pytest-xdist worker), launched when its
+    first browser test starts; each test has contexts of its own (`pages`)."""
     if not CHROMIUM.exists():
         # CI installs it (.ci/run); there a missing browser is a failure, never a skip.
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        launched: list[Browser] = []
+
+        async def current() -> Browser:
+            # A browser that crashed during a test is replaced for the tests after it.
+            if not launched or not launched[-1].is_connected():
+                launched.append(await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS))
+            return launched[-1]
+
         try:
-            yield launched
+            yield current
         finally:
-            await launched.close()
+            for browser in launched:
+                await browser.close()
+
+
+@pytest.fixture
+async def browser(_chromium) -> Browser:
+    return await _chromium()
 
 
 # The policy the pages must live with: no inline script, no inline style, nothing from
