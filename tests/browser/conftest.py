@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -62,6 +63,22 @@ async def _chromium():
 @pytest.fixture
 async def browser(_chromium) -> Browser:
     return await _chromium()
+
+
+@pytest.fixture(autouse=True)
+async def _cancel_what_the_test_left_running(browser):
+    """Once a browser test's other fixtures are done, the tasks it left on the shared loop
+    (a closed server's socket still waiting for its queue, say) are cancelled, as the end
+    of a test's own loop did. Left pending, such a task is destroyed by the garbage
+    collector later, during another test, whose log then shows an ERROR. (Depends on
+    `browser` so that Playwright's own tasks are there before and kept.)"""
+    before = asyncio.all_tasks()
+    yield
+    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    for task in left:
+        task.cancel()
+    if left:  # gathered, so that an exception one of them ends with is not logged later
+        await asyncio.wait_for(asyncio.gather(*left, return_exceptions=True), 5)
 
 
 # The policy the pages must live with: no inline script, no inline style, nothing from
