@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import functools
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import socket
 import tempfile
 import uuid
@@ -24,6 +26,7 @@ import aiohttp
 import pytest
 import socketio
 
+import app
 from app import create_app
 from app.config import Settings
 from app.http import assets
@@ -34,6 +37,14 @@ from app.services.people import users
 
 # The summaries printed after the run, also under pytest-xdist (tests/figures.py).
 pytest_plugins = ["tests.figures"]
+
+# Hypothesis draws constants from the project's modules loaded so far, so what the fuzz and
+# schemathesis tests generated depended on which of app's modules the tests before them had
+# imported (some are imported inside functions): under pytest-xdist, on which tests a worker
+# happened to run first. With every module of app imported before any test, each test
+# draws from the same pool, in any process and any order.
+for _module in pkgutil.walk_packages(app.__path__, "app."):
+    importlib.import_module(_module.name)
 
 SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery"

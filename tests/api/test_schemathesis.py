@@ -106,7 +106,22 @@ RUNS = [(operation, mode) for operation in OPERATIONS
         if mode is GenerationMode.POSITIVE or _has_input(operation)]
 
 
-@pytest.mark.parametrize("operation,mode", RUNS, ids=[f"{o.label} {m.value}" for o, m in RUNS])
+# Known failures, each a bug in the server (xfail_strict: once fixed, the run says so).
+KNOWN = {
+    # aiohttp refuses a request line over 8190 bytes itself, with a text/plain 400, before
+    # the app can answer in JSON as the document says; the invalid e-mails generated for
+    # this query reach that length. It failed whenever this test ran alone; in the whole
+    # suite it passed or failed by which of app's modules earlier tests had imported
+    # (tests/conftest.py imports them all first now).
+    "GET /api/admin/privacy/export negative": "a request line over 8190 bytes gets a text/plain 400",
+}
+CASES = [pytest.param(operation, mode, id=f"{operation.label} {mode.value}",
+                      marks=[pytest.mark.xfail(reason=KNOWN[f"{operation.label} {mode.value}"])]
+                      if f"{operation.label} {mode.value}" in KNOWN else [])
+         for operation, mode in RUNS]
+
+
+@pytest.mark.parametrize("operation,mode", CASES)
 def test_every_operation_answers_generated_requests_as_documented(api_server, operation, mode, figures):
     figures.stats["operations"] += 1 if mode is GenerationMode.POSITIVE else 0
 
