@@ -8,10 +8,23 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import log_problems
+
+# Each case has a time limit of its own (a hung server fails it in seconds); a whole fuzz
+# test is hundreds of cases, which on a busy machine take longer than pytest-timeout's
+# 120 s for a hung test (pyproject.toml) without hanging.
+FUZZ_TIMEOUT = 600
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.timeout(FUZZ_TIMEOUT))
 
 
 @pytest.fixture
