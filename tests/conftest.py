@@ -403,6 +403,48 @@ def clean_log(caplog):
     assert log_problems(caplog.records) == []
 
 
+@pytest.fixture(scope="session")
+def _turns(tmp_path_factory):
+    """Under pytest-xdist, two lock files that this run's workers share (in the parent of
+    their own temporary directories): `room`, held shared by each running test, and
+    `gate`, which a test passes through to enter. None in a run of one process."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield None
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+    gate, room = (os.open(shared / name, os.O_RDWR | os.O_CREAT, 0o666) for name in ("gate", "room"))
+    yield gate, room
+    os.close(gate)
+    os.close(room)
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(request, _turns):
+    """A test marked `alone` times what the server does (how soon a signal stops it) and
+    runs while no other test does: it closes the gate, so that no test starts, and waits
+    until the tests running on the other workers have ended. Other tests hold the room
+    shared and run side by side."""
+    if _turns is None:
+        yield
+        return
+    gate, room = _turns
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    if request.node.get_closest_marker("alone"):
+        fcntl.flock(room, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        return
+    fcntl.flock(room, fcntl.LOCK_SH)
+    fcntl.flock(gate, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        fcntl.flock(room, fcntl.LOCK_UN)
+
+
 @pytest.fixture(autouse=True)
 def _no_unexpected_errors_in_the_log(request, caplog):
     """Every test fails if the server logged an ERROR or a traceback while it ran, unless it

@@ -25,6 +25,9 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKETS = 1000
+# Each test times how soon the server stops: with other tests' servers and browsers on the
+# same cores, a stop that takes 2 s alone took over 5.
+pytestmark = pytest.mark.alone
 
 
 class StalledSmtp:
