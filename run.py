@@ -118,10 +118,16 @@ STANDIN_TESTS = ["tests/store", "tests/services", "tests/sockets", "tests/http",
                  "tests/scale/test_two_processes.py"]
 
 
+# The embedded pass runs on pytest-xdist workers, more than the 2 cores CI has: a test
+# spends much of its time waiting (on Chromium, timers, sockets), when another can run.
+TEST_WORKERS = 4
+
+
 def test_passes() -> list[TestPass]:
     return [
         # Embedded even when TEST_MONGODB_URI is set around `run.py test` (an empty value is unset).
-        ("embedded", "the whole suite on the embedded store", [], {"TEST_MONGODB_URI": ""}),
+        ("embedded", "the whole suite on the embedded store",
+         ["-n", str(TEST_WORKERS), "--dist", "worksteal"], {"TEST_MONGODB_URI": ""}),
         ("stand-in", "the driver path on mongoeco, a MongoDB wire server (tests/standin)",
          STANDIN_TESTS, {}),
     ]

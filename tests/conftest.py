@@ -7,34 +7,98 @@ services or its HTTP API, not raw inserts."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import functools
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import socket
+import tempfile
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 
+import app
 from app import create_app
 from app.config import Settings
+from app.http import assets
 from app.keys import ctx_key
 from app.security import GUEST_COOKIE, SESSION_COOKIE
 from app.services.core import Ctx
 from app.services.people import users
 
+# The summaries printed after the run, also under pytest-xdist (tests/figures.py).
+pytest_plugins = ["tests.figures"]
+
+# Hypothesis draws constants from the project's modules loaded so far, so what the fuzz and
+# schemathesis tests generated depended on which of app's modules the tests before them had
+# imported (some are imported inside functions): under pytest-xdist, on which tests a worker
+# happened to run first. With every module of app imported before any test, each test
+# draws from the same pool, in any process and any order.
+for _module in pkgutil.walk_packages(app.__path__, "app."):
+    importlib.import_module(_module.name)
+
 SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct-horse-battery"
 
 
+# Ports handed out by free_port() are locked, each by one byte at its own offset of this
+# file, by the process that took them, until it exits (the system drops the locks then).
+PORT_LOCKS = Path(tempfile.gettempdir()) / "support-chat-test-ports.lock"
+_port_locks: int | None = None  # the file's descriptor, open as long as this process
+_ports_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, told to one caller only. The system's free port is
+    free only until its probe socket closes: another test process (pytest-xdist's other
+    workers, or another run on this machine) could be told the same one before the first
+    server binds it. So each port is locked while the probe still holds it, and one that
+    another process locked, or that this process already handed out, is passed over."""
+    global _port_locks
+    if _port_locks is None:
+        _port_locks = os.open(PORT_LOCKS, os.O_RDWR | os.O_CREAT, 0o666)
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            if port in _ports_taken:
+                continue
+            try:
+                fcntl.lockf(_port_locks, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+            except OSError:  # another process was given it
+                continue
+        _ports_taken.add(port)
+        return port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_compressed_once():
+    """Each app reads every static file and compresses it with gzip and brotli at their
+    best levels, about a second of CPU: most of what a test's server cost to start. The
+    files are the same for every app of the run, so this process compresses each one once,
+    by the app's own function; a file changed on disk (its size or time) is read anew."""
+    load = assets._load
+
+    @functools.cache
+    def load_version(path: Path, size: int, mtime_ns: int) -> assets.Asset:
+        return load(path)
+
+    def load_once(path: Path) -> assets.Asset:
+        stat = path.stat()
+        return load_version(path, stat.st_size, stat.st_mtime_ns)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(assets, "_load", load_once)
+        yield
 
 
 @pytest.fixture
@@ -337,6 +401,48 @@ def clean_log(caplog):
     caplog.set_level(logging.WARNING)
     yield caplog
     assert log_problems(caplog.records) == []
+
+
+@pytest.fixture(scope="session")
+def _turns(tmp_path_factory):
+    """Under pytest-xdist, two lock files that this run's workers share (in the parent of
+    their own temporary directories): `room`, held shared by each running test, and
+    `gate`, which a test passes through to enter. None in a run of one process."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield None
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+    gate, room = (os.open(shared / name, os.O_RDWR | os.O_CREAT, 0o666) for name in ("gate", "room"))
+    yield gate, room
+    os.close(gate)
+    os.close(room)
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(request, _turns):
+    """A test marked `alone` times what the server does (how soon a signal stops it) and
+    runs while no other test does: it closes the gate, so that no test starts, and waits
+    until the tests running on the other workers have ended. Other tests hold the room
+    shared and run side by side."""
+    if _turns is None:
+        yield
+        return
+    gate, room = _turns
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    if request.node.get_closest_marker("alone"):
+        fcntl.flock(room, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        return
+    fcntl.flock(room, fcntl.LOCK_SH)
+    fcntl.flock(gate, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        fcntl.flock(room, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)

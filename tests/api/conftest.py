@@ -1,17 +1,23 @@
-"""The schemathesis run's figures, printed after the tests: operations, cases, failures."""
+"""The schemathesis run's figures (operations, cases, failures), counted per test and
+printed after the run by tests/figures.py."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 
-def pytest_terminal_summary(terminalreporter):
-    from tests.api import test_schemathesis as run
+import pytest
 
-    if not run.STATS["cases"]:
-        return
-    statuses = {k.split()[1]: v for k, v in run.STATS.items() if k.startswith("status ")}
-    terminalreporter.section("schemathesis: generated requests against the live server")
-    terminalreporter.write_line(
-        f"{run.STATS['operations']} operations, {run.STATS['cases']} cases, {len(run.FAILURES)} failures; "
-        f"answers {dict(sorted(statuses.items()))}; {run.STATS['milliseconds'] / 1000:.1f} s in requests")
-    for failure in run.FAILURES[:20]:
-        terminalreporter.write_line("  " + failure)
+
+@dataclass
+class Figures:
+    stats: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def figures(request):
+    counted = Figures()
+    yield counted
+    request.node.user_properties.append(
+        ("schemathesis", {"stats": dict(counted.stats), "failures": counted.failures}))

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections import Counter
 
 import pytest
 import schemathesis
@@ -29,8 +28,6 @@ from tests.conftest import free_port
 EXAMPLES = 25  # per operation and mode: about half a minute in all
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.response_headers_conformance]
-STATS: Counter = Counter()
-FAILURES: list[str] = []
 
 
 @dataclasses.dataclass
@@ -109,25 +106,40 @@ RUNS = [(operation, mode) for operation in OPERATIONS
         if mode is GenerationMode.POSITIVE or _has_input(operation)]
 
 
-@pytest.mark.parametrize("operation,mode", RUNS, ids=[f"{o.label} {m.value}" for o, m in RUNS])
-def test_every_operation_answers_generated_requests_as_documented(api_server, operation, mode):
-    STATS["operations"] += 1 if mode is GenerationMode.POSITIVE else 0
+# Known failures, each a bug in the server (xfail_strict: once fixed, the run says so).
+KNOWN = {
+    # aiohttp refuses a request line over 8190 bytes itself, with a text/plain 400, before
+    # the app can answer in JSON as the document says; the invalid e-mails generated for
+    # this query reach that length. It failed whenever this test ran alone; in the whole
+    # suite it passed or failed by which of app's modules earlier tests had imported
+    # (tests/conftest.py imports them all first now).
+    "GET /api/admin/privacy/export negative": "a request line over 8190 bytes gets a text/plain 400",
+}
+CASES = [pytest.param(operation, mode, id=f"{operation.label} {mode.value}",
+                      marks=[pytest.mark.xfail(reason=KNOWN[f"{operation.label} {mode.value}"])]
+                      if f"{operation.label} {mode.value}" in KNOWN else [])
+         for operation, mode in RUNS]
+
+
+@pytest.mark.parametrize("operation,mode", CASES)
+def test_every_operation_answers_generated_requests_as_documented(api_server, operation, mode, figures):
+    figures.stats["operations"] += 1 if mode is GenerationMode.POSITIVE else 0
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
               database=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
     def run(case):
-        STATS["cases"] += 1
+        figures.stats["cases"] += 1
         started = time.perf_counter()
         try:
             response = case.call_and_validate(
                 base_url=api_server.url, checks=CHECKS, timeout=20,
                 headers={"Authorization": f"Bearer {api_server.token}"})
         except Exception as exc:
-            FAILURES.append(f"{operation.label} ({mode.value}): {str(exc)[:400]}")
+            figures.failures.append(f"{operation.label} ({mode.value}): {str(exc)[:400]}")
             raise
         finally:
-            STATS["milliseconds"] += int((time.perf_counter() - started) * 1000)
-        STATS[f"status {response.status_code // 100}xx"] += 1
+            figures.stats["milliseconds"] += int((time.perf_counter() - started) * 1000)
+        figures.stats[f"status {response.status_code // 100}xx"] += 1
 
     run()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,20 +23,62 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-async def browser() -> Browser:
+def _function_scoped_runner(_session_scoped_runner):
+    """Every browser test, and every fixture it uses, runs on the event loop of this
+    process's session, the loop the browser below was launched on: Playwright's objects
+    belong to the loop that made them, and starting Playwright's driver and Chromium for
+    each test cost about 1.5 s of CPU each, a fifth of a browser test. pytest-asyncio runs
+    tests and their fixtures with its runner of this name; this overrides it for
+    tests/browser only. (Were it renamed, these tests fail at once: their server and their
+    browser on different loops.)"""
+    return _session_scoped_runner
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _chromium():
+    """One Chromium for each test process (each pytest-xdist worker), launched when its
+    first browser test starts; each test has contexts of its own (`pages`)."""
     if not CHROMIUM.exists():
         # CI installs it (.ci/run); there a missing browser is a failure, never a skip.
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        launched: list[Browser] = []
+
+        async def current() -> Browser:
+            # A browser that crashed during a test is replaced for the tests after it.
+            if not launched or not launched[-1].is_connected():
+                launched.append(await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS))
+            return launched[-1]
+
         try:
-            yield launched
+            yield current
         finally:
-            await launched.close()
+            for browser in launched:
+                await browser.close()
+
+
+@pytest.fixture
+async def browser(_chromium) -> Browser:
+    return await _chromium()
+
+
+@pytest.fixture(autouse=True)
+async def _cancel_what_the_test_left_running(browser):
+    """Once a browser test's other fixtures are done, the tasks it left on the shared loop
+    (a closed server's socket still waiting for its queue, say) are cancelled, as the end
+    of a test's own loop did. Left pending, such a task is destroyed by the garbage
+    collector later, during another test, whose log then shows an ERROR. (Depends on
+    `browser` so that Playwright's own tasks are there before and kept.)"""
+    before = asyncio.all_tasks()
+    yield
+    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    for task in left:
+        task.cancel()
+    if left:  # gathered, so that an exception one of them ends with is not logged later
+        await asyncio.wait_for(asyncio.gather(*left, return_exceptions=True), 5)
 
 
 # The policy the pages must live with: no inline script, no inline style, nothing from
@@ -110,12 +154,15 @@ SIGN_IN_WAIT_MS = 5000
 
 
 async def sign_in_to(page: Page, server_url: str, account: dict, path: str) -> None:
-    """Sign in through /login and land on `path`, as a person would."""
+    """Sign in through /login and land on `path`, its page loaded, as a person would.
+    The address changes before the page's scripts have run: a click then (on "Invite
+    someone", say) reaches a button with nothing listening yet and opens nothing."""
     await page.goto(f"{server_url}/login?next={path}")
     await page.get_by_label("E-mail").fill(account["email"])
     await page.get_by_label("Password").fill(account["password"])
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{server_url}{path}", timeout=SIGN_IN_WAIT_MS)
+    await page.wait_for_load_state("load")
 
 
 # --- what a person sees: accessibility and screenshots --------------------------------
@@ -124,11 +171,46 @@ SERIOUS = ("serious", "critical")
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/support-chat-screenshots"))
 
 
+# Waits, in one frame, until no transition or animation that ends is running, for at most
+# `limit` ms; answers the ones still running then. getAnimations() applies pending style
+# changes first, so a transition that the test's last step started is among them. One
+# that repeats forever (a spinner, a pulsing dot) never ends and is not waited for.
+SETTLE = """async (limit) => {
+  const deadline = performance.now() + limit;
+  for (;;) {
+    const running = document.getAnimations().filter((a) => a.playState === "running"
+      && a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+    const left = deadline - performance.now();
+    if (running.length === 0 || left <= 0) {
+      return running.map((a) => {
+        const el = a.effect.target;
+        const where = el ? (el.id ? "#" + el.id : el.tagName.toLowerCase()) : "?";
+        return `${a.transitionProperty || a.animationName || "animation"} on ${where}`;
+      });
+    }
+    const ended = Promise.all(running.map((a) => a.finished.catch(() => null)));
+    await Promise.race([ended, new Promise((done) => setTimeout(done, left))]);
+  }
+}"""
+SETTLE_MS = 5000
+
+
+async def settle(page: Page) -> None:
+    """Wait until the page's transitions and animations have ended, in every frame: axe
+    measures colours as they are at that instant, and a button fading from its disabled
+    colour has, for a moment, too little contrast."""
+    for frame in page.frames:
+        still = await frame.evaluate(SETTLE, SETTLE_MS)
+        assert still == [], f"still moving after {SETTLE_MS} ms in {frame.url}: {still}"
+
+
 async def axe_violations(page: Page, *, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
-    """Run axe-core on the page as it is now; one line per serious or critical violation
-    ("rule (impact): selector ..."), so that an assertion failure names what to fix."""
+    """Run axe-core on the page once its transitions have ended (settle); one line per
+    serious or critical violation ("rule (impact): selector ..."), so that an assertion
+    failure names what to fix."""
     from axe_playwright_python.async_playwright import Axe
 
+    await settle(page)
     results = await Axe().run(page)
     found = []
     for violation in results.response["violations"]:

@@ -35,7 +35,6 @@ async def check(page: Page, name: str) -> None:
     full-page screenshot (`name-390.png`, `name-1366.png`); the page is left at 1366."""
     for view in (PHONE, DESKTOP):
         await page.set_viewport_size(view["viewport"])
-        await page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))")
         label = f"{name}-{view['viewport']['width']}"
         assert await axe_violations(page) == [], label
         await screenshot(page, label)

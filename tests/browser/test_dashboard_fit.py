@@ -15,10 +15,6 @@ from tests.http.test_ticket_update import patch
 AXE_COUNTS: dict[str, int] = {}
 
 
-async def settle(page: Page) -> None:
-    await page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))")
-
-
 async def overlaps(page: Page, selector: str) -> list[str]:
     """Pairs of visible elements among `selector` whose boxes overlap (by more than a pixel)."""
     return await page.evaluate(
@@ -64,7 +60,6 @@ async def labels_away_from_controls(page: Page, selector: str) -> list[str]:
 
 
 async def check(page: Page, name: str, *, width: int) -> None:
-    await settle(page)
     found = await axe_violations(page)
     AXE_COUNTS[f"{name}-{width}"] = len(found)
     assert found == [], name
@@ -152,7 +147,6 @@ async def test_the_dashboard_fits_a_phone_and_a_desktop_and_axe_finds_nothing_se
         await manager.context.add_cookies(await page.context.cookies())
         await manager.goto(f"{live_server.url}/canned-replies")
         await expect(manager.locator("#my-replies li")).to_have_count(1, timeout=WAIT_MS)
-        await settle(manager)
         found = await axe_violations(manager)
         AXE_COUNTS[f"canned-replies-{width}"] = len(found)
         assert found == []

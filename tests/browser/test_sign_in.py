@@ -27,8 +27,6 @@ async def check(page: Page, name: str) -> None:
     before = page.viewport_size
     for view in (PHONE, DESKTOP):
         await page.set_viewport_size(view["viewport"])
-        # After the transitions end: a button fading in has, for a moment, too little contrast.
-        await page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))")
         label = f"{name}-{view['viewport']['width']}"
         assert await axe_violations(page) == [], label
         await screenshot(page, label)
