@@ -735,11 +735,11 @@ async def on_change(ctx: Ctx, change: Change) -> None:
                      after={k: ticket.get(k) for k in ("subject", "status", "priority", "guest_name",
                                                        "guest_email")})
     elif kind == "note":
-        message = change.message
+        message = change.posted
         await record(ctx, actor=actor, action="note.create", entity=("ticket", message["ticket_id"]),
                      after={"message_id": message["_id"], "body": message["body"]})
-    elif kind == "message" and change.message.get("attachment") and actor.is_agent:
-        sent = change.message["attachment"]
+    elif kind == "message" and change.posted.get("attachment") and change.person.is_agent:
+        sent = change.posted["attachment"]
         await record(ctx, actor=actor, action="attachment.create", entity=entity,
                      after={"attachment_id": sent["id"], "name": sent["name"], "type": sent["type"],
                             "size": sent["size"]})

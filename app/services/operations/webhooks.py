@@ -206,8 +206,8 @@ async def delete(ctx: Ctx, *, identity: Identity, webhook_id: object) -> None:
 
 async def rotate_secret(ctx: Ctx, *, identity: Identity, webhook_id: object) -> tuple[dict, str]:
     """A new secret for the hook (the old one stops at once); returns it this once."""
-    doc = await get(ctx, identity=identity, webhook_id=webhook_id)
-    doc = await stored.update(ctx.db, webhook_id=doc["_id"], at=clock.utcnow(),
+    current = await get(ctx, identity=identity, webhook_id=webhook_id)
+    doc = await stored.update(ctx.db, webhook_id=current["_id"], at=clock.utcnow(),
                               set={"secret_seed": secrets.token_urlsafe(32)})
     if doc is None:
         raise NotFound("This webhook does not exist.")
@@ -429,10 +429,11 @@ async def on_change(ctx: Ctx, change: Change) -> None:
     actor: Any = change.actor
     events: list[tuple[str, str, dict]] = []
     if kind == "created":
-        actor = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", ""))
+        actor, message = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", "")), change.posted
         events.append(("ticket.created", str(ticket["_id"]), {"message": message}))
         events.append(("message.created", f"message:{message['_id']}", {"message": message}))
     elif kind in ("message", "note", "line"):
+        message = change.posted
         events.append(("message.created", f"message:{message['_id']}", {"message": message}))
         changes = _changes(change)
         if kind == "message" and changes:  # the guest wrote back: the ticket reopened
