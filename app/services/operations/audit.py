@@ -21,7 +21,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -439,7 +439,7 @@ async def resolve_names(ctx: Ctx, docs: list[dict]) -> Names:
     return Names(users={str(u["_id"]): u for u in users}, tickets={str(t["_id"]): t for t in tickets})
 
 
-def parse_filters(query: dict) -> Filters:
+def parse_filters(query: Mapping[str, str]) -> Filters:
     """Filters from untrusted query parameters: actor, action, entity_type, entity_id,
     from, to (ISO dates or times; a date alone for `to` means the whole of that day)."""
     def opt(name: str, pattern: re.Pattern | None = None) -> str | None:
