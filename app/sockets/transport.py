@@ -267,6 +267,7 @@ async def serve_websocket(socket: AsyncSocket, ws: WireWebSocket) -> None:
     writer_task = asyncio.ensure_future(_write_packets(socket, ws))
     server.logger.info("%s: Upgrade to websocket successful", socket.sid)
     reader = asyncio.current_task()
+    assert reader is not None  # a coroutine run by the request's task
     timer = SocketTimer.of(socket)
     timer.watch_reads(reader, server.ping_interval + server.ping_timeout)
     try:
