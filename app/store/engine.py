@@ -618,13 +618,13 @@ def _index_lookups(collection: Any) -> None:
                 owner = owners.get((name, key))
             except TypeError:  # an unhashable value (a list, a sub-document): scan as before
                 return scan_uniques(new_data)
-            if owner is not None and owner != new_data["_id"] and owner in documents:
-                if key_of(index, documents[owner]) == key:
-                    names = [f for f, _ in index["key"]]
-                    raise DuplicateKeyError(
-                        "E11000 duplicate key error", 11000,
-                        {"keyValue": dict(zip(names, key, strict=True)),
-                         "keyPattern": dict(index["key"])})
+            if owner is not None and owner != new_data["_id"] and owner in documents \
+                    and key_of(index, documents[owner]) == key:
+                names = [f for f, _ in index["key"]]
+                raise DuplicateKeyError(
+                    "E11000 duplicate key error", 11000,
+                    {"keyValue": dict(zip(names, key, strict=True)),
+                     "keyPattern": dict(index["key"])})
             taken.append((name, key))
         for entry in taken:  # only once every index agreed: a refused write takes nothing
             owners[entry] = new_data["_id"]
@@ -676,7 +676,6 @@ def _index_lookups(collection: Any) -> None:
     collection._support_chat_partition_lookup = partition_lookup
     collection._support_chat_note = note
     collection._support_chat_lookups = True
-
 
 
 def _distinct(collection: Any, key: str, filter: Mapping | None) -> list:
@@ -765,7 +764,7 @@ def _applies(filter: Any, doc: dict) -> bool:
             if op == "$exists":
                 checks.append((value is not _MISSING) == bool(operand))
             elif op == "$ne" and operand is not None and _scalar(operand) and value is not _MISSING:
-                checks.append(not operand == value)
+                checks.append(not operand == value)  # noqa: SIM201 (mongomock's $ne: not its ==)
             else:
                 return filtering.filter_applies(filter, doc)
         elif condition is not None and _scalar(condition):
@@ -788,6 +787,8 @@ def _find_by_id(collection: Any, filter: Any) -> Any:
     if len(filter) > 1 and not _applies(helpers.patch_datetime_awareness_in_document(filter), doc):
         return None
     return helpers.make_datetime_timezone_aware_in_document(doc)
+
+
 def _insert_one(collection: Any, document: Any) -> Any:
     """mongomock's insert_one for a plain document with a new _id (every insert of the
     store), with PyMongo's own check (BSON encoding: what it cannot hold, NUL in a key) in
@@ -899,7 +900,7 @@ def _update_by_id(collection: Any, filter: Mapping, update: Any, *,
         elif operator == "$unset":
             removed.add(name)
         elif operator == "$inc":
-            if current is not _MISSING and (not isinstance(current, _NUMBER) or isinstance(current, bool)) \
+            if (current is not _MISSING and (not isinstance(current, _NUMBER) or isinstance(current, bool))) \
                     or not isinstance(value, _NUMBER) or isinstance(value, bool):
                 # mongomock raises a TypeError here; the server refuses, changing nothing.
                 raise WriteError(f"Cannot apply $inc to a value of non-numeric type: {name}", 14)
@@ -1088,7 +1089,7 @@ def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
         value = get(doc)
         if value is _MISSING and negative:
             raise _Unsure  # mongomock's own rule for a missing field under $ne / $nin
-        for check in checks:
+        for check in checks:  # noqa: SIM110 (a loop costs less than all() over a generator)
             if not check(value):
                 return False
         return True
@@ -1137,7 +1138,7 @@ def _every(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
         return lambda doc: first(doc) and second(doc)
 
     def every(doc: dict) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a loop costs less than all() over a generator)
             if not test(doc):
                 return False
         return True
@@ -1153,7 +1154,7 @@ def _some(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
         return lambda doc: first(doc) or second(doc)
 
     def some(doc: dict) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a loop costs less than any() over a generator)
             if test(doc):
                 return True
         return False

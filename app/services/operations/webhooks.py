@@ -399,11 +399,12 @@ async def _post(ctx: Ctx, url: str, body: str, headers: dict) -> Outcome:
     connector = aiohttp.TCPConnector(resolver=egress.PinnedResolver(destination),
                                      use_dns_cache=False, force_close=True)
     try:
-        async with aiohttp.ClientSession(connector=connector, trust_env=False,
-                                         timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.post(url, data=body.encode(), headers=headers,
-                                    allow_redirects=False) as response:
-                code = response.status
+        async with (
+            aiohttp.ClientSession(connector=connector, trust_env=False,
+                                  timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response,
+        ):
+            code = response.status
         if 300 <= code < 400:
             return Outcome(response_code=code, error=f"the receiver answered {code} (redirects are not followed)")
         if not 200 <= code < 300:

@@ -292,9 +292,9 @@ async def accept_invitation(ctx: Ctx, *, token: object, password: object) -> dic
 
 
 async def _refuse_losing_last_admin(ctx: Ctx, target: dict) -> None:
-    if target["role"] == "admin" and target.get("active", True):
-        if await store_users.count_active_admins(ctx.db, excluding=target["_id"]) == 0:
-            raise Conflict(MESSAGES["last_admin"], field="role")
+    if target["role"] == "admin" and target.get("active", True) \
+            and await store_users.count_active_admins(ctx.db, excluding=target["_id"]) == 0:
+        raise Conflict(MESSAGES["last_admin"], field="role")
 
 
 async def _undo_if_no_admin_left(ctx: Ctx, before: dict) -> None:
