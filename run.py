@@ -55,7 +55,7 @@ def _bootstrap(with_tests: bool) -> None:
     if not stamp.exists() or stamp.read_text() != digest:
         print(f"installing {lock.name} into .venv ...", flush=True)
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run(pip + ["--require-hashes", "--no-deps", "-r", str(lock)], check=True)
+        subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
         stamp.write_text(digest)
     env = dict(os.environ, SUPPORT_CHAT_BOOTSTRAPPED="1")
     os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]], env)
@@ -69,12 +69,12 @@ def refresh_locks(args: list[str]) -> int:
     if not VENV_PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["pip-tools>=7.4,<8"], check=True)
+    subprocess.run([*pip, "pip-tools>=7.4,<8"], check=True)
     upgrade = ["--upgrade"] if "--upgrade" in args else []
     compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, *upgrade]
     # Relative paths, so that the files' headers do not name this machine's directories.
-    subprocess.run(compile_ + ["-o", LOCK.name, "pyproject.toml"], check=True, cwd=ROOT)
-    subprocess.run(compile_ + ["--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
+    subprocess.run([*compile_, "-o", LOCK.name, "pyproject.toml"], check=True, cwd=ROOT)
+    subprocess.run([*compile_, "--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
                                "pyproject.toml"], check=True, cwd=ROOT)
     print(f"wrote {LOCK.name} and {TEST_LOCK.name}")
     return refresh_standin_lock(upgrade)
