@@ -3,14 +3,17 @@
 
     python3 run.py            serve the product (embedded store unless MONGODB_URI is set)
     python3 run.py worker     run background jobs only (use with JOBS_IN_PROCESS=0 on servers)
-    python3 run.py test ...   run the whole test suite (extra arguments go to pytest)
+    python3 run.py test ...   run the checks, then the whole test suite (with arguments: only
+                              pytest, which gets them)
+    python3 run.py check      run only the checks: ruff and mypy (configured in pyproject.toml)
     python3 run.py lock       bring requirements.lock and requirements-test.lock in line with
                               pyproject.toml (--upgrade: newest versions within its ranges),
                               and tests/standin/requirements.lock with its requirements.in
     python3 run.py standin    a stand-in MongoDB (mongoeco) on port 27017, for the tests
 
-Serving and testing first create or reuse the virtual environment in .venv and install the
-exact versions of the lock file (hashes checked), so a fresh clone needs nothing else.
+Serving, testing and checking first create or reuse the virtual environment in .venv and
+install the exact versions of the lock file (hashes checked), so a fresh clone needs nothing
+else.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def _bootstrap(with_tests: bool) -> None:
     if not stamp.exists() or stamp.read_text() != digest:
         print(f"installing {lock.name} into .venv ...", flush=True)
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run(pip + ["--require-hashes", "--no-deps", "-r", str(lock)], check=True)
+        subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
         stamp.write_text(digest)
     env = dict(os.environ, SUPPORT_CHAT_BOOTSTRAPPED="1")
     os.execve(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]], env)
@@ -69,12 +72,12 @@ def refresh_locks(args: list[str]) -> int:
     if not VENV_PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["pip-tools>=7.4,<8"], check=True)
+    subprocess.run([*pip, "pip-tools>=7.4,<8"], check=True)
     upgrade = ["--upgrade"] if "--upgrade" in args else []
     compile_ = [str(VENV_PYTHON), "-m", "piptools", "compile", *PIP_COMPILE, *upgrade]
     # Relative paths, so that the files' headers do not name this machine's directories.
-    subprocess.run(compile_ + ["-o", LOCK.name, "pyproject.toml"], check=True, cwd=ROOT)
-    subprocess.run(compile_ + ["--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
+    subprocess.run([*compile_, "-o", LOCK.name, "pyproject.toml"], check=True, cwd=ROOT)
+    subprocess.run([*compile_, "--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name,
                                "pyproject.toml"], check=True, cwd=ROOT)
     print(f"wrote {LOCK.name} and {TEST_LOCK.name}")
     return refresh_standin_lock(upgrade)
@@ -144,12 +147,36 @@ def _pass_servers() -> dict[str, Callable[[], contextlib.AbstractContextManager[
     return {"stand-in": standin_environment}
 
 
+# The checks: ruff over the repository and mypy over app/, the lock file's versions, the rules
+# in pyproject.toml. Any finding fails them.
+def checks() -> list[tuple[str, list[str]]]:
+    return [
+        ("ruff", [sys.executable, "-m", "ruff", "check", "."]),
+        ("mypy", [sys.executable, "-m", "mypy"]),
+    ]
+
+
+def run_checks() -> int:
+    failed = 0
+    for name, command in checks():
+        print(f"\n===== check: {name} =====", flush=True)
+        code = subprocess.run(command, cwd=ROOT).returncode
+        if code != 0:
+            print(f"{name} failed (exit code {code}): see its findings above", flush=True)
+            failed = failed or code
+    return failed
+
+
 def run_tests(args: list[str]) -> int:
     if args:
         import pytest
 
         return pytest.main(args)
     results = []
+    started = time.perf_counter()
+    code = run_checks()
+    verdict = "passed" if code == 0 else f"FAILED (exit code {code})"
+    results.append(("checks", code, verdict, time.perf_counter() - started))
     servers = _pass_servers()
     for name, covers, pytest_args, extra_env in test_passes():
         print(f"\n===== test pass: {name} ({covers}) =====", flush=True)
@@ -440,14 +467,17 @@ def main() -> int:
     if command == "standin":
         return serve_standin(sys.argv[2:])
     if not _in_venv() and not os.environ.get("SUPPORT_CHAT_NO_VENV"):
-        _bootstrap(with_tests=command == "test")
+        _bootstrap(with_tests=command in ("test", "check"))
     if command == "test":
         return run_tests(sys.argv[2:])
+    if command == "check":
+        return run_checks()
     if command == "serve":
         return serve()
     if command == "worker":
         return work()
-    print(f"error: unknown command {command!r} (use: serve, worker, test, lock, standin)", file=sys.stderr)
+    print(f"error: unknown command {command!r} (use: serve, worker, test, check, lock, standin)",
+          file=sys.stderr)
     return 2
 
 

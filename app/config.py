@@ -167,15 +167,12 @@ class Settings:
             raise ConfigError(f"JOBS_IN_PROCESS must be 1 or 0, not {jobs_in_process!r}")
         escalate_after = parse_duration(get("ESCALATE_AFTER") or "15m", "ESCALATE_AFTER")
         auto_resolve_after = parse_duration(get("AUTO_RESOLVE_AFTER") or "7d", "AUTO_RESOLVE_AFTER")
-        retention = {
-            name: parse_duration(get(variable) or default, variable)
-            for variable, name, default in (
-                ("JOB_RETENTION", "job_retention", "7d"),
-                ("DEAD_JOB_RETENTION", "dead_job_retention", "30d"),
-                ("NOTIFICATION_RETENTION", "notification_retention", "30d"),
-                ("WEBHOOK_DELIVERY_RETENTION", "webhook_delivery_retention", "30d"),
-            )
-        }
+        job_retention = parse_duration(get("JOB_RETENTION") or "7d", "JOB_RETENTION")
+        dead_job_retention = parse_duration(get("DEAD_JOB_RETENTION") or "30d", "DEAD_JOB_RETENTION")
+        notification_retention = parse_duration(get("NOTIFICATION_RETENTION") or "30d",
+                                                 "NOTIFICATION_RETENTION")
+        webhook_delivery_retention = parse_duration(get("WEBHOOK_DELIVERY_RETENTION") or "30d",
+                                                    "WEBHOOK_DELIVERY_RETENTION")
         allow_private_raw = (get("WEBHOOK_ALLOW_PRIVATE") or "0").lower()
         if allow_private_raw not in ("0", "1", "true", "false", "yes", "no"):
             raise ConfigError(f"WEBHOOK_ALLOW_PRIVATE must be 1 or 0, not {allow_private_raw!r}")
@@ -233,7 +230,10 @@ class Settings:
             jobs_in_process=jobs_in_process in ("1", "true", "yes"),
             escalate_after=escalate_after,
             auto_resolve_after=auto_resolve_after,
-            **retention,
+            job_retention=job_retention,
+            dead_job_retention=dead_job_retention,
+            notification_retention=notification_retention,
+            webhook_delivery_retention=webhook_delivery_retention,
             smtp_url=smtp_url,
             mail_from=mail_from,
             mail_log_only=mail_log_only,

@@ -10,31 +10,44 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-from pymongo import ASCENDING, DESCENDING, TEXT
+from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from .config import Settings
+from .store.engine import EmbeddedClient, EmbeddedCollection, EmbeddedDatabase
 
 log = logging.getLogger(__name__)
 
 
-COLLECTIONS = ("users", "tickets", "messages", "audit_events", "jobs", "notifications", "sessions",
-               "api_tokens", "webhooks", "webhook_deliveries", "settings",
-               "canned_replies")
+Document: TypeAlias = dict[str, Any]
+# A collection of either engine: mypy checks every call the store makes against both.
+Collection: TypeAlias = AsyncCollection[Document] | EmbeddedCollection
 
 
 @dataclass
 class Database:
-    client: Any
-    db: Any
+    client: AsyncMongoClient[Document] | EmbeddedClient
+    db: AsyncDatabase[Document] | EmbeddedDatabase
     embedded: bool
 
     def __post_init__(self) -> None:
         # One handle per collection, made once: the message path should not rebuild them.
-        for name in COLLECTIONS:
-            setattr(self, name, self.db[name])
+        self.users: Collection = self.db["users"]
+        self.tickets: Collection = self.db["tickets"]
+        self.messages: Collection = self.db["messages"]
+        self.audit_events: Collection = self.db["audit_events"]
+        self.jobs: Collection = self.db["jobs"]
+        self.notifications: Collection = self.db["notifications"]
+        self.sessions: Collection = self.db["sessions"]
+        self.api_tokens: Collection = self.db["api_tokens"]
+        self.webhooks: Collection = self.db["webhooks"]
+        self.webhook_deliveries: Collection = self.db["webhook_deliveries"]
+        self.settings: Collection = self.db["settings"]
+        self.canned_replies: Collection = self.db["canned_replies"]
 
     async def ping(self) -> bool:
         result = await self.db.command("ping")
@@ -46,22 +59,18 @@ class Database:
 
 def connect(settings: Settings) -> Database:
     if settings.mongodb_uri:
-        from pymongo import AsyncMongoClient
-
-        client = AsyncMongoClient(
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
             settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="support-chat"
         )
         return Database(client=client, db=client[settings.mongodb_db], embedded=False)
-    from .store.engine import EmbeddedClient
-
-    client = EmbeddedClient()
-    return Database(client=client, db=client[settings.mongodb_db], embedded=True)
+    embedded = EmbeddedClient()
+    return Database(client=embedded, db=embedded[settings.mongodb_db], embedded=True)
 
 
 @contextlib.asynccontextmanager
 async def maintained(database: Database) -> AsyncIterator[None]:
     """While the app runs: the embedded engine's TTL passes (a real MongoDB has its own)."""
-    if not database.embedded:
+    if not isinstance(database.client, EmbeddedClient):
         yield
         return
     task = asyncio.create_task(database.client.ttl_monitor(), name="embedded TTL monitor")

@@ -43,8 +43,10 @@ class ReplyHandler:
         try:
             for address in envelope.rcpt_tos:
                 ticket_id = inbound.ticket_of_address(self.ctx, address)
-                await inbound.receive(self.ctx, ticket_id=ticket_id, raw=envelope.original_content
-                                      or envelope.content)
+                if ticket_id is None:  # refused at RCPT already
+                    return "550 5.1.1 This is not a reply address of ours"
+                # the message's bytes as received (aiosmtpd sets them at DATA)
+                await inbound.receive(self.ctx, ticket_id=ticket_id, raw=envelope.original_content or b"")
         except TicketClosed:
             return (f"550 5.7.1 This conversation is closed: start a new one at "
                     f"{self.ctx.settings.public_url}/widget")

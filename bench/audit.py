@@ -26,17 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
-from aiohttp.test_utils import TestServer  # noqa: E402
-from bson import ObjectId  # noqa: E402
+import aiohttp
+from aiohttp.test_utils import TestServer
+from bson import ObjectId
 
-from app import clock, create_app  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.keys import ctx_key  # noqa: E402
-from app.services.operations import audit  # noqa: E402
-from app.services.people import users  # noqa: E402
-from app.store import engine  # noqa: E402
-from app.store import tickets as store_tickets  # noqa: E402
+from app import clock, create_app
+from app.config import Settings
+from app.keys import ctx_key
+from app.services.operations import audit
+from app.services.people import users
+from app.store import engine
+from app.store import tickets as store_tickets
 
 RUNS = 7
 PEOPLE = 60
@@ -117,8 +117,8 @@ async def main() -> None:
     count = int(args[0]) if args else 100_000
     without_fast_path = "--mongomock" in sys.argv
     if without_fast_path:
-        engine._fast_find = lambda *a, **k: None  # noqa: E731  mongomock's own find, as before
-        engine._fast_count = lambda *a, **k: None  # noqa: E731
+        engine._fast_find = lambda *a, **k: None  # mongomock's own find, as before
+        engine._fast_count = lambda *a, **k: None
     settings = Settings(secret_key="bench-" + "x" * 32, seed_demo=False, bcrypt_rounds=4, jobs_in_process=False,
                         log_level="WARNING")
     app = create_app(settings)

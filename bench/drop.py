@@ -109,8 +109,8 @@ def judge(views: list[dict], store: dict[tuple[str, str], list[dict]], clients: 
 async def run_once(args) -> dict:
     out: dict = {"loadavg_start": os.getloadavg()}
     server = await start_product(args.server_dir, dict(kv.split("=", 1) for kv in args.env))
-    views_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
-    views_file.close()
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as views_file:
+        pass  # the load generator writes the views under this name
     try:
         guests, agents = await product_people(server.url, ROOMS)
         clients = chat_clients(guests, agents, tabs=TABS, agent_sockets=AGENT_SOCKETS)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import db as db_module  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.jobs.worker import Worker  # noqa: E402
-from app.services.conversations import NoEvents  # noqa: E402
-from app.services.core import Ctx  # noqa: E402
-from app.services.operations import jobs  # noqa: E402
+from app import db as db_module
+from app.config import Settings
+from app.jobs.worker import Worker
+from app.services.conversations import NoEvents
+from app.services.core import Ctx
+from app.services.operations import jobs
 
 RUN_LIMIT = 12.0
 

@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import clock  # noqa: E402
-from app import db as db_module  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.security import Identity  # noqa: E402
-from app.services.conversations import NoEvents  # noqa: E402
-from app.services.core import Ctx  # noqa: E402
-from app.services.operations import reports  # noqa: E402
-from app.services.people import users  # noqa: E402
-from app.store import tickets as stored_tickets  # noqa: E402
+from app import clock
+from app import db as db_module
+from app.config import Settings
+from app.security import Identity
+from app.services.conversations import NoEvents
+from app.services.core import Ctx
+from app.services.operations import reports
+from app.services.people import users
+from app.store import tickets as stored_tickets
 
 AGENTS = 10
 RUNS = 5

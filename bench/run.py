@@ -119,7 +119,7 @@ async def start_product(server_dir: Path, env_extra: dict[str, str]) -> Server:
                SECRET_KEY="bench-secret-key-0123456789abcdef", PYTHONPATH=str(server_dir))
     # One loopback IP starts 100 chats and each sender sends far more than a person would:
     # raise the limits (the limiter still counts every message, so its cost is measured).
-    env.update({name: "1000000/minute" for name in BENCH_LIMITS})
+    env.update(dict.fromkeys(BENCH_LIMITS, "1000000/minute"))
     env.update(env_extra)
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(server_dir / "run.py")], cwd=server_dir, env=env,
@@ -199,9 +199,8 @@ class Generator:
         self.config = {"url": server.url, "origin": server.url, "concurrency": 50, **config}
 
     async def __aenter__(self):
-        self.file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        json.dump(self.config, self.file)
-        self.file.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as self.file:
+            json.dump(self.config, self.file)
         self.proc = await asyncio.create_subprocess_exec(
             "node", str(NODE_DIR / self.script), self.file.name,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)

@@ -22,20 +22,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import db as db_module  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.security import Identity  # noqa: E402
+from app import db as db_module
+from app.config import Settings
+from app.security import Identity
 from app.services.conversations import (
-    NoEvents,  # noqa: E402
-    tickets,  # noqa: E402
+    NoEvents,
+    tickets,
 )
-from app.services.core import Ctx  # noqa: E402
+from app.services.core import Ctx
 
 RUNS = 5
 FIRST = ["Maria", "Ann", "Bob", "Chen", "Dana", "Eve", "Femi", "Gus", "Hana", "Ivo"]
 LAST = ["Lopez", "Smith", "Okafor", "Novak", "Silva", "Berg", "Khan", "Rossi"]
-WORDS = ("order parcel refund invoice blender warranty delivery late broken card address "
-         "password account shipping return exchange discount coupon size colour").split()
+WORDS = ["order", "parcel", "refund", "invoice", "blender", "warranty", "delivery", "late", "broken",
+         "card", "address", "password", "account", "shipping", "return", "exchange", "discount",
+         "coupon", "size", "colour"]
 
 
 def sentence(rng: random.Random, n: int = 12) -> str:

@@ -96,7 +96,7 @@ async def test_run_py_reports_a_port_in_use_in_one_line():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, out, err = await run_py(run_env(PORT=str(port)))
+        code, _out, err = await run_py(run_env(PORT=str(port)))
     assert code == 1
     assert "Traceback" not in err
     assert f"error: cannot listen on 127.0.0.1:{port}" in err.strip().splitlines()[-1]

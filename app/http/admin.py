@@ -163,7 +163,7 @@ async def _csv_download(request: web.Request, ctx, caller, filters) -> web.Strea
 
 
 @routes.get("/api/audit", name="audit_list")
-async def audit_list(request: web.Request) -> web.Response:
+async def audit_list(request: web.Request) -> web.StreamResponse:
     caller = await identity.require_admin(request)
     ctx = request.app[ctx_key]
     filters = audit.parse_filters(request.query)
@@ -195,7 +195,7 @@ async def audit_tickets(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/audit.csv", name="audit_csv")
-async def audit_csv(request: web.Request) -> web.Response:
+async def audit_csv(request: web.Request) -> web.StreamResponse:
     caller = await identity.require_admin(request)
     ctx = request.app[ctx_key]
     filters = audit.parse_filters(request.query)

@@ -95,4 +95,3 @@ async def accept_invitation(request: web.Request) -> web.Response:
     user = await accounts.accept_invitation(request.app[ctx_key], token=body.get("token"),
                                             password=body.get("password"))
     return web.json_response({"ok": True, "email": user["email"]})
-

@@ -67,8 +67,9 @@ def own_origins(request: web.Request) -> set[str]:
     if settings.trust_proxy:
         scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip() or scheme
     origins = {f"{scheme}://{request.host}".lower(), *(o.lower() for o in settings.allowed_origins)}
-    if settings.public_url:
-        origins.add(_origin_of(settings.public_url))
+    public = _origin_of(settings.public_url)
+    if public:
+        origins.add(public)
     return origins
 
 

@@ -172,7 +172,7 @@ async def _cors(request: web.Request, handler) -> web.StreamResponse:
         response.headers["Access-Control-Max-Age"] = "600"
     else:
         response = await handler(request)
-    if allowed:
+    if allowed and origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers.add("Vary", "Origin")

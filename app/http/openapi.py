@@ -208,11 +208,12 @@ LIMIT = _param("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page
 BEFORE = _param("before", CURSOR, "The next page (older).")
 
 # Who may call: a signed-in person's cookie, an API token, the guest's cookie, or anyone.
-PEOPLE = [{"sessionCookie": []}]
-AGENTS = [{"sessionCookie": []}, {"apiToken": []}]
-ANYONE_SIGNED = [{"sessionCookie": []}, {"apiToken": []}, {"guestCookie": []}]
-PUBLIC: list = [{}]
-GUEST = [{"guestCookie": []}, {}]
+Security = list[dict[str, list[str]]]
+PEOPLE: Security = [{"sessionCookie": []}]
+AGENTS: Security = [{"sessionCookie": []}, {"apiToken": []}]
+ANYONE_SIGNED: Security = [{"sessionCookie": []}, {"apiToken": []}, {"guestCookie": []}]
+PUBLIC: Security = [{}]
+GUEST: Security = [{"guestCookie": []}, {}]
 
 
 def _op(method: str, path: str, tag: str, summary: str, *, security: list, ok: dict | None = None,
@@ -626,7 +627,7 @@ async def api_docs(request: web.Request) -> dict:
                 if "$ref" in response:
                     responses.append({"code": code, "text": ERRORS[code], "schema": ""})
                     continue
-                content = next(iter((response.get("content") or {}).values()), {})
+                content: dict = next(iter((response.get("content") or {}).values()), {})
                 responses.append({"code": code, "text": response["description"],
                                   "schema": _schema_text(content.get("schema"))})
             by_tag[operation["tags"][0]].append({

@@ -68,7 +68,7 @@ async def dashboard(request: web.Request) -> dict:
 
 
 @routes.get("/dashboard/tickets/{ticket_id}", name="dashboard_ticket")
-async def dashboard_ticket(request: web.Request) -> web.Response:
+async def dashboard_ticket(request: web.Request) -> web.StreamResponse:
     """A ticket's own address: the dashboard, which opens it (reload, back and forward, and
     links shared or sent in notifications)."""
     return await dashboard(request)

@@ -3,8 +3,11 @@ calls one service and shapes the answer; the rules live in app/services."""
 
 from __future__ import annotations
 
+import socketio
+
 from ..security import Identity
 from ..services.conversations import (
+    Events,
     guest_ticket_room,
     messages,
     payloads,
@@ -16,8 +19,15 @@ from ..services.conversations import (
 from ..services.core import Ctx, validate
 
 
+def _server(ctx: Ctx) -> socketio.AsyncServer:
+    """The Socket.IO server the live events go through (this process serves sockets)."""
+    events = ctx.events
+    assert isinstance(events, Events)
+    return events.sio
+
+
 async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
-    sio = ctx.events.sio
+    sio = _server(ctx)
 
     async def subscribe(ticket: dict) -> None:
         await sio.enter_room(sid, ticket_room(ticket["_id"]))
@@ -42,10 +52,11 @@ async def ticket_join(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dic
 
 async def ticket_leave(ctx: Ctx, sid: str, identity: Identity, data: dict) -> dict:
     ticket_id = validate.object_id(data.get("ticket_id"), "ticket_id")
-    was_in = ticket_room(ticket_id) in ctx.events.sio.rooms(sid)
-    await ctx.events.sio.leave_room(sid, ticket_room(ticket_id))
-    await ctx.events.sio.leave_room(sid, staff_room(ticket_id))
-    await ctx.events.sio.leave_room(sid, guest_ticket_room(ticket_id))
+    sio = _server(ctx)
+    was_in = ticket_room(ticket_id) in sio.rooms(sid)
+    await sio.leave_room(sid, ticket_room(ticket_id))
+    await sio.leave_room(sid, staff_room(ticket_id))
+    await sio.leave_room(sid, guest_ticket_room(ticket_id))
     if identity.is_agent and was_in:
         await presence.announce_viewers(ctx, ticket_id=ticket_id, leaving_sid=sid)
     return {}
@@ -55,7 +66,7 @@ async def left_everything(ctx: Ctx, sid: str, identity: Identity) -> None:
     """An agent socket disconnecting: the tickets it had open hear who is left."""
     if not identity.is_agent:
         return
-    for room in ctx.events.sio.rooms(sid):
+    for room in _server(ctx).rooms(sid):
         if room.startswith("ticket:") and room.endswith(":staff"):
             await presence.announce_viewers(ctx, ticket_id=room.split(":")[1], leaving_sid=sid)
 

@@ -22,6 +22,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import cast
 
 import socketio
 from redis import asyncio as aioredis
@@ -183,7 +184,7 @@ class ClusterManager(socketio.AsyncRedisManager):
             if added or self._resync:  # Redis forgot us (restart, flush) or a write failed
                 await self._rewrite_local()
                 self._resync = False
-            dead = await self.store.zrangebyscore(HOSTS, "-inf", now - self.host_ttl_seconds)
+            dead = await self._hosts("-inf", now - self.host_ttl_seconds)
             for host in dead:
                 await self._forget_host(host)
 
@@ -199,8 +200,16 @@ class ClusterManager(socketio.AsyncRedisManager):
         for room, sids in members.items():
             pipe.sadd(self._key(self.host_id, room), *sids)
         if self._labels:
-            pipe.hset(self._key(self.host_id, LABELS), mapping=dict(self._labels))
+            # redis-py types `mapping` as Mapping[str | bytes | ..., ...], whose key type is
+            # invariant: it refuses a dict[str, str], which it sends as well as any.
+            pipe.hset(self._key(self.host_id, LABELS), mapping=dict(self._labels))  # type: ignore[arg-type]
         await pipe.execute()
+
+    async def _hosts(self, low: float | str, high: float | str) -> list[str]:
+        """The processes whose last heartbeat is within [low, high]."""
+        # Text, as decode_responses makes them; redis-py's types also allow bytes and
+        # (member, score) pairs, which this call never returns.
+        return cast(list[str], await self.store.zrangebyscore(HOSTS, low, high))
 
     async def _forget_host(self, host: str) -> None:
         keys = [key async for key in self.store.scan_iter(match=f"{PREFIX}:{host}:*")]
@@ -212,7 +221,7 @@ class ClusterManager(socketio.AsyncRedisManager):
 
     async def labelled_members(self, namespace: str, room: str) -> dict[str, str]:
         """The labelled sids (agents) in this room on every live process, with their labels."""
-        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        hosts = await self._hosts(time.time() - self.host_ttl_seconds, "+inf")
         if not hosts:
             return {}
         pipe = self.store.pipeline(transaction=False)
@@ -230,7 +239,7 @@ class ClusterManager(socketio.AsyncRedisManager):
 
     async def occupied(self, namespace: str, rooms: list[str]) -> set[str]:
         """Which of these rooms have a member on any live process (one round trip)."""
-        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        hosts = await self._hosts(time.time() - self.host_ttl_seconds, "+inf")
         if not hosts or not rooms:
             return set()
         pipe = self.store.pipeline(transaction=False)
@@ -242,7 +251,7 @@ class ClusterManager(socketio.AsyncRedisManager):
     async def shared_members(self, namespace: str, rooms: Iterable[str]) -> set[str]:
         """The sids, on any live process, that are in every one of these rooms."""
         rooms = list(rooms)
-        hosts = await self.store.zrangebyscore(HOSTS, time.time() - self.host_ttl_seconds, "+inf")
+        hosts = await self._hosts(time.time() - self.host_ttl_seconds, "+inf")
         if not hosts:
             return set()
         pipe = self.store.pipeline(transaction=False)

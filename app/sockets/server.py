@@ -106,6 +106,8 @@ def handshake_client(ctx: Ctx, environ: dict) -> client.ClientInfo:
         user_agent=environ.get("HTTP_USER_AGENT"),
         trust_proxy=ctx.settings.trust_proxy,
     )
+
+
 async def message_queue(app):
     """cleanup_ctx: with REDIS_URL, listen to the other processes from start-up (not from the
     first client), keep this process's presence in Redis, and close it all at shutdown."""

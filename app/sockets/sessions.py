@@ -69,7 +69,7 @@ class LocalManager(socketio.AsyncManager):
             data = []
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(socketio.packet.EVENT, namespace=namespace,
-                                           data=[event] + data).encode()
+                                           data=[event, *data]).encode()
         if not isinstance(encoded, list):
             encoded = [encoded]
         eio_packets = [engineio.packet.Packet(engineio.packet.MESSAGE, p) for p in encoded]

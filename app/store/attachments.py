@@ -14,27 +14,33 @@ files."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
 
-from ..db import Database
+from ..db import Collection, Database
 from . import oid
+
+if TYPE_CHECKING:
+    from gridfs import AsyncGridFSBucket
 
 BUCKET = "attachments"
 CHUNK_SIZE = 255 * 1024  # GridFS's default
 
 
-def _bucket(db: Database):
+def _bucket(db: Database) -> AsyncGridFSBucket:
     from gridfs import AsyncGridFSBucket
 
+    assert isinstance(db.db, AsyncDatabase)  # callers asked db.embedded first
     return AsyncGridFSBucket(db.db, bucket_name=BUCKET, chunk_size_bytes=CHUNK_SIZE)
 
 
-def _files(db: Database):
+def _files(db: Database) -> Collection:
     return db.db[f"{BUCKET}.files"]
 
 
-def _chunks(db: Database):
+def _chunks(db: Database) -> Collection:
     return db.db[f"{BUCKET}.chunks"]
 
 

@@ -41,12 +41,13 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from functools import partial
 from operator import eq, ge, gt, itemgetter, le, lt
-from typing import Any
+from typing import Any, Final
 
 import bson
 import mongomock
@@ -55,7 +56,7 @@ from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.results import UpdateResult
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, WriteError
+from pymongo.errors import DuplicateKeyError, InvalidOperation, WriteError
 from pymongo.results import InsertOneResult
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class EmbeddedClient:
     """The embedded counterpart of `pymongo.AsyncMongoClient`."""
 
     def __init__(self) -> None:
-        self._client = mongomock.MongoClient(tz_aware=True)
+        self._client: mongomock.MongoClient[dict[str, Any]] = mongomock.MongoClient(tz_aware=True)
         self._databases: dict[str, EmbeddedDatabase] = {}
         self.hooks: list[Hook] = []
 
@@ -239,7 +240,8 @@ class EmbeddedCollection:
             document=documents)
 
     async def update_one(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
-        _check_encodable(filter), _check_encodable(update)
+        _check_encodable(filter)
+        _check_encodable(update)
 
         def run() -> Any:
             if not upsert:
@@ -254,7 +256,8 @@ class EmbeddedCollection:
         return await self._call("update_one", run, filter=filter, document=update)
 
     async def update_many(self, filter: Mapping, update: Any, *, upsert: bool = False) -> Any:
-        _check_encodable(filter), _check_encodable(update)
+        _check_encodable(filter)
+        _check_encodable(update)
         return await self._call("update_many",
                                 lambda: self._collection.update_many(filter, update, upsert=upsert),
                                 filter=filter, document=update)
@@ -263,7 +266,8 @@ class EmbeddedCollection:
         self, filter: Mapping, update: Any, projection: Any = None, *, sort: Any = None,
         upsert: bool = False, return_document: bool = ReturnDocument.BEFORE,
     ) -> dict | None:
-        _check_encodable(filter), _check_encodable(update)
+        _check_encodable(filter)
+        _check_encodable(update)
 
         def run() -> dict | None:
             if sort is None and not upsert and _simple_projection(projection):
@@ -442,7 +446,7 @@ class EmbeddedCursor:
 
     def _chain(self) -> EmbeddedCursor:
         if self._started:
-            raise mongomock.InvalidOperation("cannot set options after executing query")
+            raise InvalidOperation("cannot set options after executing query")
         return self
 
     def sort(self, key_or_list: Any, direction: int | None = None) -> EmbeddedCursor:
@@ -483,10 +487,10 @@ class EmbeddedCursor:
         self._started = True
         return await self._collection._call("find", lambda: self._run(length), filter=self._filter)
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncIterator[dict]:
         return self._iterate()
 
-    async def _iterate(self):
+    async def _iterate(self) -> AsyncIterator[dict]:
         docs = await self.to_list(None)
         for start in range(0, len(docs), BATCH_SIZE):
             if start:
@@ -506,10 +510,10 @@ class EmbeddedCommandCursor:
         await asyncio.sleep(0)
         return self._docs if length is None else self._docs[:length]
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncIterator[dict]:
         return self._iterate()
 
-    async def _iterate(self):
+    async def _iterate(self) -> AsyncIterator[dict]:
         for doc in self._docs:
             yield doc
 
@@ -534,7 +538,7 @@ def _index_lookups(collection: Any) -> None:
     owners: dict[tuple, Any] = {}
     primed: set[str] = set()
 
-    def key_of(index: dict, doc: Mapping) -> tuple | None:
+    def key_of(index: dict, doc: dict) -> tuple | None:
         """The index's key values in this document, or None when the index skips it."""
         values = []
         for name, _ in index["key"]:
@@ -614,13 +618,13 @@ def _index_lookups(collection: Any) -> None:
                 owner = owners.get((name, key))
             except TypeError:  # an unhashable value (a list, a sub-document): scan as before
                 return scan_uniques(new_data)
-            if owner is not None and owner != new_data["_id"] and owner in documents:
-                if key_of(index, documents[owner]) == key:
-                    names = [f for f, _ in index["key"]]
-                    raise DuplicateKeyError(
-                        "E11000 duplicate key error", 11000,
-                        {"keyValue": dict(zip(names, key, strict=True)),
-                         "keyPattern": dict(index["key"])})
+            if owner is not None and owner != new_data["_id"] and owner in documents \
+                    and key_of(index, documents[owner]) == key:
+                names = [f for f, _ in index["key"]]
+                raise DuplicateKeyError(
+                    "E11000 duplicate key error", 11000,
+                    {"keyValue": dict(zip(names, key, strict=True)),
+                     "keyPattern": dict(index["key"])})
             taken.append((name, key))
         for entry in taken:  # only once every index agreed: a refused write takes nothing
             owners[entry] = new_data["_id"]
@@ -657,6 +661,7 @@ def _index_lookups(collection: Any) -> None:
         if type(filter) is dict and filter:
             documents = store._documents
             oid = filter.get("_id")
+            candidates: list | None
             if type(oid) in (ObjectId, str):
                 candidates = [documents[oid]] if oid in documents else []
             else:
@@ -671,7 +676,6 @@ def _index_lookups(collection: Any) -> None:
     collection._support_chat_partition_lookup = partition_lookup
     collection._support_chat_note = note
     collection._support_chat_lookups = True
-
 
 
 def _distinct(collection: Any, key: str, filter: Mapping | None) -> list:
@@ -728,7 +732,13 @@ filtering._filterer_inst._operator_map["$nin"] = lambda dv, sv: not _fast_in(dv,
 
 # --- updates of one document by _id (mongomock internals: see the module's docstring) ---------
 
-_MISSING = object()
+class _Missing(Enum):
+    """A field the document does not hold (None is a value it can hold)."""
+
+    MISSING = "missing"
+
+
+_MISSING: Final = _Missing.MISSING
 _NOT_HANDLED = object()
 
 
@@ -754,7 +764,7 @@ def _applies(filter: Any, doc: dict) -> bool:
             if op == "$exists":
                 checks.append((value is not _MISSING) == bool(operand))
             elif op == "$ne" and operand is not None and _scalar(operand) and value is not _MISSING:
-                checks.append(not operand == value)
+                checks.append(not operand == value)  # noqa: SIM201 (mongomock's $ne: not its ==)
             else:
                 return filtering.filter_applies(filter, doc)
         elif condition is not None and _scalar(condition):
@@ -777,6 +787,8 @@ def _find_by_id(collection: Any, filter: Any) -> Any:
     if len(filter) > 1 and not _applies(helpers.patch_datetime_awareness_in_document(filter), doc):
         return None
     return helpers.make_datetime_timezone_aware_in_document(doc)
+
+
 def _insert_one(collection: Any, document: Any) -> Any:
     """mongomock's insert_one for a plain document with a new _id (every insert of the
     store), with PyMongo's own check (BSON encoding: what it cannot hold, NUL in a key) in
@@ -888,7 +900,7 @@ def _update_by_id(collection: Any, filter: Mapping, update: Any, *,
         elif operator == "$unset":
             removed.add(name)
         elif operator == "$inc":
-            if current is not _MISSING and (not isinstance(current, _NUMBER) or isinstance(current, bool)) \
+            if (current is not _MISSING and (not isinstance(current, _NUMBER) or isinstance(current, bool))) \
                     or not isinstance(value, _NUMBER) or isinstance(value, bool):
                 # mongomock raises a TypeError here; the server refuses, changing nothing.
                 raise WriteError(f"Cannot apply $inc to a value of non-numeric type: {name}", 14)
@@ -1077,7 +1089,7 @@ def _field_test(field: str, condition: Any) -> Callable[[dict], bool]:
         value = get(doc)
         if value is _MISSING and negative:
             raise _Unsure  # mongomock's own rule for a missing field under $ne / $nin
-        for check in checks:
+        for check in checks:  # noqa: SIM110 (a loop costs less than all() over a generator)
             if not check(value):
                 return False
         return True
@@ -1126,7 +1138,7 @@ def _every(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
         return lambda doc: first(doc) and second(doc)
 
     def every(doc: dict) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a loop costs less than all() over a generator)
             if not test(doc):
                 return False
         return True
@@ -1142,7 +1154,7 @@ def _some(tests: list[Callable[[dict], bool]]) -> Callable[[dict], bool]:
         return lambda doc: first(doc) or second(doc)
 
     def some(doc: dict) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a loop costs less than any() over a generator)
             if test(doc):
                 return True
         return False
@@ -1159,8 +1171,9 @@ def _compile(filter: Any) -> Callable[[dict], bool] | None:
         if key in ("$and", "$or"):
             if type(condition) is not list or not condition:
                 raise _NotHandled(key)
-            parts = [_compile(part) for part in condition]
-            if any(part is None for part in parts):
+            compiled = [_compile(part) for part in condition]
+            parts = [part for part in compiled if part is not None]
+            if len(parts) != len(compiled):
                 raise _NotHandled(key)  # {} inside $and / $or: left to mongomock
             tests.append(_every(parts) if key == "$and" else _some(parts))
         else:
@@ -1253,7 +1266,7 @@ def _ordered(docs: list[dict], sort: list, wanted: int | None) -> list[dict]:
             positions = sorted(range(len(ordered)), key=keys.__getitem__, reverse=direction < 0)
             ordered = [ordered[i] for i in positions]
         else:
-            ordered = sorted(ordered, key=lambda doc, name=name: filtering.resolve_sort_key(name, doc),
+            ordered = sorted(ordered, key=partial(filtering.resolve_sort_key, name),
                              reverse=direction < 0)
     return ordered[:wanted]
 

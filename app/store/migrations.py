@@ -79,8 +79,9 @@ async def _upgrade_ticket(db: Database, ticket: dict, *, escalate_after: float,
     if ticket.get("first_response_at", 0) is None:
         unset["first_response_at"] = ""  # absent until the first answer ($min sets it)
     guest_at, agent_at = ticket.get("last_guest_message_at"), ticket.get("last_agent_message_at")
-    waiting = guest_at is not None and (agent_at is None or agent_at < guest_at)
-    if waiting and ticket.get("status") in ("open", "pending"):
+    # The guest wrote last: the ticket waits for an answer.
+    if guest_at is not None and (agent_at is None or agent_at < guest_at) \
+            and ticket.get("status") in ("open", "pending"):
         fields["waiting_since"] = guest_at
         last = max(guest_at, ticket.get("escalated_at") or guest_at)
         if ticket.get("priority") != "urgent" or last == guest_at:

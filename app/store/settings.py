@@ -19,6 +19,8 @@ async def get(db: Database, *, name: str) -> dict | None:
 
 async def put(db: Database, *, name: str, values: dict, at: datetime) -> dict:
     """Replace the group's values (an admin saves the whole form); returns the new document."""
-    return await db.settings.find_one_and_update(
+    stored = await db.settings.find_one_and_update(
         {"_id": name}, {"$set": {**values, "updated_at": at}, "$inc": {"version": 1}},
         upsert=True, return_document=AFTER)
+    assert stored is not None  # an upsert returns the document it wrote
+    return stored

@@ -31,7 +31,7 @@ async def delete(db: Database, *, ticket_id: ObjectId) -> None:
     await db.tickets.delete_one({"_id": oid(ticket_id, "ticket_id")})
 
 
-async def get(db: Database, *, ticket_id: ObjectId) -> dict | None:
+async def get(db: Database, *, ticket_id: ObjectId | str) -> dict | None:
     return await db.tickets.find_one({"_id": oid(ticket_id, "ticket_id")})
 
 

@@ -30,9 +30,9 @@ async def test_login_sets_an_httponly_lax_cookie_with_the_token_version(http, ag
 
 async def test_each_login_issues_a_new_token(http, agent):
     session = http()
-    first = (await login(session, agent), [c.value for c in session.cookie_jar if c.key == SESSION_COOKIE][0])[1]
+    first = (await login(session, agent), next(c.value for c in session.cookie_jar if c.key == SESSION_COOKIE))[1]
     await login(session, agent)
-    second = [c.value for c in session.cookie_jar if c.key == SESSION_COOKIE][0]
+    second = next(c.value for c in session.cookie_jar if c.key == SESSION_COOKIE)
     assert first != second
 
 

@@ -29,7 +29,7 @@ async def test_agents_see_where_and_how_the_guest_started_and_the_guest_does_not
 
 async def test_without_a_context_the_browser_is_the_requests_own(http, agent_session):
     guest = http()
-    status, body = await start(guest, context=None)
+    status, _body = await start(guest, context=None)
     assert status == 201
     iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
               "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")

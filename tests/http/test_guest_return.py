@@ -184,7 +184,7 @@ async def test_the_badge_counts_agent_replies_the_guest_has_not_seen(guest, agen
 
 def all_closed_hours() -> dict:
     return {"enabled": True, "timezone": "Europe/Berlin",
-            "days": {d: None for d in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": {"open": "00:00", "close": "00:01"}}}
+            "days": dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat")) | {"sun": {"open": "00:00", "close": "00:01"}}}
 
 
 async def test_while_the_team_is_away_an_email_is_required_and_an_automatic_reply_says_when_it_is_back(
@@ -262,4 +262,3 @@ async def test_static_files_are_compressed_and_versioned_urls_are_cached_forever
     for missing in ("/static/js/nothing.js", "/static/../app/config.py", "/static/v/x/../../run.py"):
         async with session.get(missing) as resp:
             assert resp.status == 404, missing
-

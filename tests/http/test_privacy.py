@@ -37,7 +37,7 @@ async def grace(start_chat, agent_session, connect):
 
 async def test_an_admin_exports_everything_held_about_a_guest_by_email(
         live_server, admin_session, grace, admin):
-    first, second, other = grace
+    first, second, _other = grace
     async with admin_session.get("/api/admin/privacy/export", params={"email": "grace@example.com"}) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Disposition"] == 'attachment; filename="guest-export.json"'
@@ -63,7 +63,7 @@ async def test_an_admin_exports_everything_held_about_a_guest_by_email(
 
 async def test_erasing_a_guest_removes_their_words_name_and_email_and_tells_dashboards(
         live_server, admin_session, grace, agent_session, connect, admin):
-    first, second, other = grace
+    first, second, _other = grace
     dashboard = await connect(cookie_header(agent_session))
     async with admin_session.post("/api/admin/privacy/erase", headers=FETCH,
                                   json={"ticket_id": second.ticket_id}) as resp:

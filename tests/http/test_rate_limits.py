@@ -48,7 +48,7 @@ async def test_login_is_limited_per_email_and_other_emails_are_not_blocked(http,
         status, _, _ = await post(session, "/api/auth/login",
                                   {"email": agent["email"], "password": "wrong"}, ip(f"198.51.100.{n}"))
         assert status == 401
-    status, retry_after, body = await post(session, "/api/auth/login",
+    status, retry_after, _body = await post(session, "/api/auth/login",
                                            {"email": agent["email"].upper(), "password": PASSWORD},
                                            ip("198.51.100.99"))
     assert status == 429 and int(retry_after) >= 1

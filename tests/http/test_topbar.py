@@ -14,7 +14,7 @@ def _hrefs(html: str) -> list[str]:
 async def test_agents_see_their_pages_and_admins_the_admin_pages_too(http, agent, admin):
     everyone = ["/dashboard", "/reports", "/canned-replies"]
     admin_more = ["/admin/settings", "/admin/jobs", "/admin/webhooks", "/admin/tokens", "/admin/privacy"]
-    for account, links in ((agent, everyone), (admin, everyone + ["/admin/users", "/admin/audit", *admin_more])):
+    for account, links in ((agent, everyone), (admin, [*everyone, "/admin/users", "/admin/audit", *admin_more])):
         session = http()
         await login(session, account)
         async with session.get("/notifications") as resp:

@@ -254,7 +254,7 @@ async def test_require_2fa_all_asks_everyone(http, agent):
 async def test_every_step_is_audited(http, agent, live_server):
     session = http()
     await login(session, agent)
-    status, setup = await call(session, "POST", "/api/account/two-factor/setup", json={})
+    _status, setup = await call(session, "POST", "/api/account/two-factor/setup", json={})
     await call(session, "POST", "/api/account/two-factor/enable", json={"code": "000000"})
     await call(session, "POST", "/api/account/two-factor/enable", json={"code": pyotp.TOTP(setup["secret"]).now()})
     again = http()

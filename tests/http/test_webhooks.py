@@ -5,6 +5,7 @@ until it answers 2xx; every attempt is in the hook's delivery log, and admins re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import statistics
 from dataclasses import replace
@@ -97,7 +98,7 @@ async def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt_s
 
     durations = [d["duration_ms"] for d in attempts]
     times = [datetime.fromisoformat(d["at"].replace("Z", "+00:00")) for d in attempts]
-    gaps = [round((b - a).total_seconds() * 1000) for a, b in zip(times, times[1:], strict=False)]
+    gaps = [round((b - a).total_seconds() * 1000) for a, b in itertools.pairwise(times)]
     print("\nwebhook delivery, receiver failing twice: attempts", [d["attempt"] for d in attempts],
           "codes", [d["response_code"] for d in attempts], "durations ms", durations,
           f"(median {statistics.median(durations):.1f} ms); ms between attempts", gaps,

@@ -57,7 +57,7 @@ async def test_login_success_failure_and_logout_are_audited_with_ip_and_user_age
     assert ok["entity"] == {"type": "user", "id": agent["id"]} and ok["ip"] == "203.0.113.8"
     [out] = await events(live_server, "auth.logout")
     assert out["actor"]["id"] == agent["id"] and out["ip"] == "203.0.113.9"
-    for e in failed + [ok, out]:
+    for e in [*failed, ok, out]:
         assert_no_secrets(e)
 
 
@@ -112,7 +112,7 @@ async def test_guest_chat_start_ticket_close_and_note_are_audited(
     guest = await start_chat(name="Gina Guest", session=session)
     [created] = await events(live_server, "ticket.create")
     assert created["actor"]["role"] == "guest" and created["actor"]["name"] == "Gina Guest"
-    guest_id = [c.value for c in session.cookie_jar if c.key == "sc_guest"][0].split(".")[0]
+    guest_id = next(c.value for c in session.cookie_jar if c.key == "sc_guest").split(".")[0]
     assert guest_id not in repr(created)  # the guest id is a credential: a pseudonym instead
     assert created["actor"]["id"].startswith("guest:")
     assert created["entity"] == {"type": "ticket", "id": guest.ticket_id}

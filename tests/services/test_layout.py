@@ -109,7 +109,7 @@ def cycles(graph: dict[str, dict[str, list[str]]]) -> list[list[str]]:
 
     def walk(node: str) -> None:
         if node in path:
-            found.append(path[path.index(node):] + [node])
+            found.append([*path[path.index(node):], node])
             return
         if node in done:
             return

@@ -10,7 +10,6 @@ import logging
 from dataclasses import replace
 
 import aiohttp
-import engineio
 import engineio.async_socket
 import engineio.packet
 import pytest

@@ -121,7 +121,7 @@ async def test_datetimes_come_back_tz_aware_in_utc_with_milliseconds(database):
     oid = (await database.tickets.insert_one({"at": T0.replace(microsecond=678901)})).inserted_id
     doc = await database.tickets.find_one({"_id": oid})
     assert doc["at"] == T0 and doc["at"].utcoffset() == timedelta(0)
-    naive = datetime(2026, 1, 2, 3, 4, 5)  # a naive time is taken as UTC
+    naive = datetime(2026, 1, 2, 3, 4, 5)  # noqa: DTZ001 (a naive time is taken as UTC)
     await database.tickets.update_one({"_id": oid}, {"$set": {"naive": naive}})
     assert (await database.tickets.find_one({"_id": oid}))["naive"] == naive.replace(tzinfo=UTC)
 

@@ -54,6 +54,20 @@ class Change:
         before = self.before or {}
         return {k: self.after.get(k) for k in TRACKED if before.get(k) != self.after.get(k)}
 
+    @property
+    def person(self) -> Identity:
+        """Who made a change that a person makes (a message, a note, an update)."""
+        if self.actor is None:
+            raise ValueError(f"this {self.kind} change was made by the system, not a person")
+        return self.actor
+
+    @property
+    def posted(self) -> dict:
+        """The message, note or line that made a message, note or line change."""
+        if self.message is None:
+            raise ValueError(f"this {self.kind} change posted nothing")
+        return self.message
+
 
 Listener = Callable[[Ctx, Change], Awaitable[None]]
 

@@ -197,7 +197,7 @@ async def on_change(ctx: Ctx, change: Change) -> None:
     """The socket events of a ticket change, from the document the change returned."""
     ticket, kind = change.after, change.kind
     if kind in ("message", "note", "line"):
-        await guarded(ctx.events.message_new(change.message, skip_sid=change.skip_sid), "message:new")
+        await guarded(ctx.events.message_new(change.posted, skip_sid=change.skip_sid), "message:new")
     if kind == "created":
         await guarded(ctx.events.ticket_updated(ticket, to_guest=False), "ticket:updated")
     elif kind == "message":

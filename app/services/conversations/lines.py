@@ -36,11 +36,11 @@ async def _created(ctx: Ctx, change: Change) -> None:
 
 
 async def _message(ctx: Ctx, change: Change) -> None:
-    ticket, message = change.after, change.message
-    if _newly_joined(change, change.actor.id if change.actor.is_agent else None):
+    ticket, message, actor = change.after, change.posted, change.person
+    if _newly_joined(change, actor.id if actor.is_agent else None):
         # The agent's first reply took two numbers: the one below it is for this line.
-        await write_line(ctx, ticket=ticket, body=joined_line(change.actor.name),
-                         key=f"announce:{change.actor.id}",
+        await write_line(ctx, ticket=ticket, body=joined_line(actor.name),
+                         key=f"announce:{actor.id}",
                          numbers={"seq": message["seq"] - 1, "guest_seq": message["guest_seq"] - 1})
 
 
@@ -66,7 +66,7 @@ async def _user(ctx: Ctx, user_id: Any) -> dict | None:
 
 async def _update(ctx: Ctx, change: Change) -> None:
     """Status (close, reopen), priority, assignee and tags, as an agent changed them."""
-    before, ticket, name = change.before or {}, change.after, change.actor.name
+    before, ticket, name = change.before or {}, change.after, change.person.name
     diff = change.diff()
     if "assignee_id" in diff:
         await _assignment(ctx, change, diff["assignee_id"])
@@ -89,7 +89,7 @@ async def _update(ctx: Ctx, change: Change) -> None:
 
 
 async def _assignment(ctx: Ctx, change: Change, new_id: ObjectId | None) -> None:
-    before, ticket, actor = change.before or {}, change.after, change.actor
+    before, ticket, actor = change.before or {}, change.after, change.person
     if new_id is None:
         old = await _user(ctx, before.get("assignee_id"))
         body = f"{actor.name} unassigned {old['name']}" if old else f"{actor.name} removed the assignee"

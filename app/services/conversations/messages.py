@@ -208,7 +208,7 @@ async def history(
         start = cursors.decode_seq(after, "after")
         docs, more = await stored.after(ctx.db, ticket_id=ticket["_id"], number=number, after=start,
                                         limit=size)
-        next_cursor = cursors.encode_seq(docs[-1][number]) if docs else cursors.encode_seq(start)
+        next_cursor: str | None = cursors.encode_seq(docs[-1][number] if docs else start)
         return HistoryPage(messages=docs, next_cursor=next_cursor, has_more=more)
 
     end = cursors.decode_seq(before, "before") if before not in (None, "") else None

@@ -244,9 +244,10 @@ async def change_as_planned(ctx: Ctx, *, ticket: dict, actor: Identity | None, k
             await effects.apply(ctx, effects.Change(kind=plan.kind or kind, before=ticket, after=after,
                                                     actor=actor, details=details or {}))
             return after, plan
-        ticket = await stored.get(ctx.db, ticket_id=ticket["_id"])
-        if ticket is None:
+        fresh = await stored.get(ctx.db, ticket_id=ticket["_id"])
+        if fresh is None:
             raise NotFound("This conversation does not exist.")
+        ticket = fresh
     raise Conflict("This conversation changed at the same moment. Please try again.")
 
 

@@ -200,7 +200,7 @@ async def succeeded(ctx: Ctx, *attempts: Attempt) -> None:
     after its window rolled over leaves the new window one lower: at most one extra try.)"""
     limiter = _limiter(ctx)
     for done in attempts:
-        if not done.counted:
+        if not done.counted or done.key is None:  # a counted attempt always has a key
             continue
         try:
             await limiter.strategy.hit(limiter.items[done.rule], done.rule, done.key, cost=-1)

@@ -41,6 +41,13 @@ def timezones() -> tuple[str, ...]:
     return tuple(sorted(name for name in zoneinfo.available_timezones() if "/" in name or name == "UTC"))
 
 
+def _time(span: dict, day: str, name: str) -> str:
+    moment = span.get(name)
+    if not isinstance(moment, str) or not _TIME.match(moment):
+        raise Invalid("Times look like 09:00.", field=f"hours.days.{day}.{name}")
+    return moment
+
+
 def check_hours(value: object) -> dict:
     """Opening hours as an admin sends them: {enabled, timezone, days: {mon: {open, close} |
     null, ...}}; times HH:MM, each day's opening before its closing."""
@@ -63,10 +70,7 @@ def check_hours(value: object) -> dict:
             continue
         if not isinstance(span, dict):
             raise Invalid(f"hours.days.{day} must be open and close times, or null.", field=f"hours.days.{day}")
-        start, end = span.get("open"), span.get("close")
-        for name, moment in (("open", start), ("close", end)):
-            if not isinstance(moment, str) or not _TIME.match(moment):
-                raise Invalid("Times look like 09:00.", field=f"hours.days.{day}.{name}")
+        start, end = _time(span, day, "open"), _time(span, day, "close")
         if start >= end:
             raise Invalid("Opening must come before closing.", field=f"hours.days.{day}.close")
         days[day] = {"open": start, "close": end}

@@ -70,8 +70,8 @@ def strip_quoted(text: str) -> str:
 class _HtmlText(HTMLParser):
     """The text of an HTML e-mail, without quoted parts (<blockquote>), styles or scripts."""
 
-    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3"}
-    SKIP = {"blockquote", "style", "script", "head"}
+    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3"})
+    SKIP = frozenset({"blockquote", "style", "script", "head"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

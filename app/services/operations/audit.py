@@ -21,7 +21,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -439,7 +439,7 @@ async def resolve_names(ctx: Ctx, docs: list[dict]) -> Names:
     return Names(users={str(u["_id"]): u for u in users}, tickets={str(t["_id"]): t for t in tickets})
 
 
-def parse_filters(query: dict) -> Filters:
+def parse_filters(query: Mapping[str, str]) -> Filters:
     """Filters from untrusted query parameters: actor, action, entity_type, entity_id,
     from, to (ISO dates or times; a date alone for `to` means the whole of that day)."""
     def opt(name: str, pattern: re.Pattern | None = None) -> str | None:
@@ -735,11 +735,11 @@ async def on_change(ctx: Ctx, change: Change) -> None:
                      after={k: ticket.get(k) for k in ("subject", "status", "priority", "guest_name",
                                                        "guest_email")})
     elif kind == "note":
-        message = change.message
+        message = change.posted
         await record(ctx, actor=actor, action="note.create", entity=("ticket", message["ticket_id"]),
                      after={"message_id": message["_id"], "body": message["body"]})
-    elif kind == "message" and change.message.get("attachment") and actor.is_agent:
-        sent = change.message["attachment"]
+    elif kind == "message" and change.posted.get("attachment") and change.person.is_agent:
+        sent = change.posted["attachment"]
         await record(ctx, actor=actor, action="attachment.create", entity=entity,
                      after={"attachment_id": sent["id"], "name": sent["name"], "type": sent["type"],
                             "size": sent["size"]})

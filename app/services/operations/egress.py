@@ -93,7 +93,8 @@ async def _lookup(host: str, port: int) -> list[tuple[socket.AddressFamily, str]
     infos = await asyncio.wait_for(
         loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
         RESOLVE_TIMEOUT)
-    return [(family, sockaddr[0]) for family, _, _, _, sockaddr in infos]
+    # TCP's addresses: IPv4 and IPv6, each (host, port, ...) with the host as text
+    return [(family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos]
 
 
 # Tests replace this to answer for names that do not exist (a rebinding name).

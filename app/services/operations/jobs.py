@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from ... import clock
@@ -75,6 +76,8 @@ async def enqueue(
     try:
         await stored.insert(ctx.db, job=doc)
     except DuplicateKeyError:
+        if dedupe_key is None:  # the dedupe key is the only unique field a job has
+            raise
         existing = await stored.by_dedupe_key(ctx.db, dedupe_key=dedupe_key)
         if existing is None:  # deleted in between: the key is free again
             raise
@@ -161,7 +164,7 @@ def run_as(job: dict):
     return _running.set(job)
 
 
-async def get(ctx: Ctx, job_id: object) -> dict | None:
+async def get(ctx: Ctx, job_id: ObjectId) -> dict | None:
     return await stored.get(ctx.db, job_id=job_id)
 
 

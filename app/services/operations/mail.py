@@ -173,8 +173,8 @@ async def on_change(ctx: Ctx, change: Change) -> None:
     ticket = change.after
     if not ticket.get("guest_email"):
         return
-    if change.kind == "message" and change.actor.is_agent:
+    if change.kind == "message" and change.person.is_agent:
         if not await presence.guest_in_ticket_room(ctx, ticket=ticket):
-            await enqueue_reply(ctx, ticket=ticket, message=change.message)
+            await enqueue_reply(ctx, ticket=ticket, message=change.posted)
     elif change.kind == "update" and change.diff().get("status") == "closed":
         await enqueue_closing(ctx, ticket=ticket)

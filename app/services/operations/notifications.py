@@ -143,19 +143,19 @@ async def count_for(ctx: Ctx, *, identity: Identity) -> int:
 
 
 async def on_change(ctx: Ctx, change: Change) -> None:
-    ticket, actor, kind = change.after, change.actor, change.kind
+    ticket, kind = change.after, change.kind
     subject = ticket.get("subject", "")
     version_key = f"{ticket['_id']}:{ticket.get('version')}"
-    if kind == "message" and not actor.is_agent:
+    if kind == "message" and not change.person.is_agent:
         # The guest wrote while their assignee is not in the room.
-        message = change.message
+        message = change.posted
         if ticket.get("assignee_id") and not await presence.user_in_ticket_room(
                 ctx, user_id=str(ticket["assignee_id"]), ticket_id=ticket["_id"]):
             await _tell(ctx, user_ids=[ticket["assignee_id"]], kind="guest_message", ticket=ticket,
                         text=f"{message['sender_name']}: {message['body'][:200]}",
                         key=f"message:{message['_id']}")
     elif kind == "update":
-        diff, before = change.diff(), change.before or {}
+        diff, before, actor = change.diff(), change.before or {}, change.person
         if "assignee_id" in diff:
             new_id, old_id = diff["assignee_id"], before.get("assignee_id")
             if new_id is not None and str(new_id) != actor.id:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -255,6 +255,7 @@ def csv_text(report: Report, which: object) -> str:
     which = which if which in REPORTS else None
     if which is None:
         raise Invalid(f"report must be one of {', '.join(REPORTS)}.", field="report")
+    rows: list[Sequence[object]]
     if which == "conversations":
         rows = [["day", "conversations"], *([d.isoformat(), n] for d, n in report.per_day)]
     elif which in ("first_response", "resolution"):

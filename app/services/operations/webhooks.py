@@ -206,8 +206,8 @@ async def delete(ctx: Ctx, *, identity: Identity, webhook_id: object) -> None:
 
 async def rotate_secret(ctx: Ctx, *, identity: Identity, webhook_id: object) -> tuple[dict, str]:
     """A new secret for the hook (the old one stops at once); returns it this once."""
-    doc = await get(ctx, identity=identity, webhook_id=webhook_id)
-    doc = await stored.update(ctx.db, webhook_id=doc["_id"], at=clock.utcnow(),
+    current = await get(ctx, identity=identity, webhook_id=webhook_id)
+    doc = await stored.update(ctx.db, webhook_id=current["_id"], at=clock.utcnow(),
                               set={"secret_seed": secrets.token_urlsafe(32)})
     if doc is None:
         raise NotFound("This webhook does not exist.")
@@ -399,11 +399,12 @@ async def _post(ctx: Ctx, url: str, body: str, headers: dict) -> Outcome:
     connector = aiohttp.TCPConnector(resolver=egress.PinnedResolver(destination),
                                      use_dns_cache=False, force_close=True)
     try:
-        async with aiohttp.ClientSession(connector=connector, trust_env=False,
-                                         timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.post(url, data=body.encode(), headers=headers,
-                                    allow_redirects=False) as response:
-                code = response.status
+        async with (
+            aiohttp.ClientSession(connector=connector, trust_env=False,
+                                  timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response,
+        ):
+            code = response.status
         if 300 <= code < 400:
             return Outcome(response_code=code, error=f"the receiver answered {code} (redirects are not followed)")
         if not 200 <= code < 300:
@@ -429,10 +430,11 @@ async def on_change(ctx: Ctx, change: Change) -> None:
     actor: Any = change.actor
     events: list[tuple[str, str, dict]] = []
     if kind == "created":
-        actor = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", ""))
+        actor, message = audit.guest_actor(ticket["guest_id"], ticket.get("guest_name", "")), change.posted
         events.append(("ticket.created", str(ticket["_id"]), {"message": message}))
         events.append(("message.created", f"message:{message['_id']}", {"message": message}))
     elif kind in ("message", "note", "line"):
+        message = change.posted
         events.append(("message.created", f"message:{message['_id']}", {"message": message}))
         changes = _changes(change)
         if kind == "message" and changes:  # the guest wrote back: the ticket reopened

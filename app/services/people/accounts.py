@@ -140,6 +140,8 @@ async def _promote(ctx: Ctx, current: sessions.Current, *, method: str) -> SignI
     if await sessions.end(ctx, session_id=current.session["_id"], reason="second_step_done") is None:
         raise Unauthorized(MESSAGES["sign_in_expired"])  # used by a parallel request already
     user = await store_users.by_id(ctx.db, user_id=current.user["_id"])
+    if user is None:  # the account was erased meanwhile
+        raise Unauthorized(MESSAGES["sign_in_expired"])
     started = await sessions.start(ctx, user=user, stage=sessions.ACTIVE)
     await _signed_in(ctx, user, method=method)
     return SignIn(user=user, started=started)
@@ -290,9 +292,9 @@ async def accept_invitation(ctx: Ctx, *, token: object, password: object) -> dic
 
 
 async def _refuse_losing_last_admin(ctx: Ctx, target: dict) -> None:
-    if target["role"] == "admin" and target.get("active", True):
-        if await store_users.count_active_admins(ctx.db, excluding=target["_id"]) == 0:
-            raise Conflict(MESSAGES["last_admin"], field="role")
+    if target["role"] == "admin" and target.get("active", True) \
+            and await store_users.count_active_admins(ctx.db, excluding=target["_id"]) == 0:
+        raise Conflict(MESSAGES["last_admin"], field="role")
 
 
 async def _undo_if_no_admin_left(ctx: Ctx, before: dict) -> None:
@@ -317,19 +319,19 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
     if unknown:
         raise Invalid(f"Only name, role and capacity can be changed here, not {unknown[0]}.",
                       field=unknown[0])
-    changes = {}
+    fields: dict[str, object] = {}
     if "name" in wanted:
-        changes["name"] = validate.text(wanted["name"], "name", max_len=80)
+        fields["name"] = validate.text(wanted["name"], "name", max_len=80)
     if "role" in wanted:
-        changes["role"] = validate.choice(wanted["role"], "role", users.ROLES)
+        fields["role"] = validate.choice(wanted["role"], "role", users.ROLES)
     if "capacity" in wanted:
-        changes["capacity"] = assignment.check_capacity(wanted["capacity"])
-    if not changes:
+        fields["capacity"] = assignment.check_capacity(wanted["capacity"])
+    if not fields:
         raise Invalid("Give a name, a role or a capacity to change.")
     user = await get(ctx, user_id)
-    if changes.get("role", user["role"]) != "admin":
+    if fields.get("role", user["role"]) != "admin":
         await _refuse_losing_last_admin(ctx, user)
-    updated = await store_users.set_fields(ctx.db, user_id=user["_id"], fields=changes)
+    updated = await store_users.set_fields(ctx.db, user_id=user["_id"], fields=fields)
     if updated is None:
         raise NotFound("This account does not exist.")
     if updated["role"] != "admin":
@@ -341,7 +343,7 @@ async def update(ctx: Ctx, *, identity: Identity, user_id: object, changes: obje
     if _public(updated) != _public(user):
         await audit.record(ctx, actor=identity, action="user.update", entity=("user", user["_id"]),
                            before=_public(user), after=_public(updated))
-    if "capacity" in changes:
+    if "capacity" in fields:
         await assignment.recount(ctx, user=updated)
     if updated.get("capacity", 0) > user.get("capacity", store_users.DEFAULT_CAPACITY):
         assignment.soon(ctx)  # room for tickets waiting for an agent

@@ -101,4 +101,3 @@ async def authenticate(ctx: Ctx, *, token: str) -> Identity:
     if last is None or now - last >= TOUCH_EVERY:
         await stored.touch(ctx.db, token_id=doc["_id"], at=now, unless_since=now - TOUCH_EVERY)
     return Identity(role=ROLE, id=str(doc["_id"]), name=doc["name"], scope=doc["scope"])
-
